@@ -1,0 +1,53 @@
+import datetime as dt
+import zoneinfo
+
+import pytest
+import time_machine
+
+PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
+
+
+def at(year, month, day):
+    return time_machine.travel(dt.datetime(year, month, day, 12, tzinfo=PACIFIC), tick=False)
+
+
+def test_home_explains_the_five_steps_to_credit(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for step in (
+        "Enroll in an eligible class",
+        "Create a SERS account",
+        "Register your class in SERS",
+        "Pay the fee or get a fee waiver",
+        "Earn a B or better",
+    ):
+        assert step in page
+    assert "$50.00" in page
+    assert "<title>Earn college credit in high school – SERS</title>" in page
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (at(2026, 11, 22), "Registration for 2026-27 opens on December 1, 2026."),
+        (at(2027, 2, 3), "The deadline to register and pay is June 15, 2027."),
+        (at(2027, 6, 20), "Registration for 2026-27 closed on June 15, 2027."),
+    ],
+)
+def test_home_shows_this_school_years_dates_and_whether_registration_is_open(
+    client, today, expected
+):
+    with today:
+        page = client.get("/").content.decode()
+
+    assert expected in page
+
+
+def test_home_footer_gives_the_consortium_contact(client):
+    page = client.get("/").content.decode()
+
+    assert "PNW College Credit" in page
+    assert "info@PNWcollegecredit.org" in page
+    assert "425-564-6060" in page
