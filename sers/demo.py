@@ -32,8 +32,8 @@ class DemoLogin:
 DEMO_ACCOUNTS = [
     # role group, username, first, last, where to go, is_staff
     (Roles.STUDENT, "student", "Maya", "Lopez", "/", False),
-    (Roles.TEACHER, "teacher", "Daniel", "Kim", "/teacher/", False),
-    (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/registrar/", False),
+    (Roles.TEACHER, "teacher", "Daniel", "Kim", "/", False),
+    (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
 ]
 
