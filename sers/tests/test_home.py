@@ -6,6 +6,8 @@ import time_machine
 
 PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
 
+pytestmark = pytest.mark.django_db
+
 
 def at(year, month, day):
     return time_machine.travel(dt.datetime(year, month, day, 12, tzinfo=PACIFIC), tick=False)

@@ -1,0 +1,119 @@
+"""Reads of the catalog that pages and other apps share."""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from articulations import defaults
+from articulations.models import Consortium, ConsortiumYear, SchoolYear
+from articulations.school_year import (
+    DEFAULT_TIME_ZONE,
+    DEFAULT_WINDOW,
+    Window,
+    WindowState,
+    local_today,
+    school_year_dates,
+    school_year_label,
+    start_year_on,
+)
+
+
+@dataclass(frozen=True)
+class YearTerms:
+    """What a school year means for one consortium: its fees and its dates.
+
+    Every question "is it open?", "when does it open?", "what does it cost?"
+    for a consortium's school year is answered here, from the consortium's
+    defaults and the year's override.
+    """
+
+    start_year: int
+    time_zone: str
+    consortium_fee: Decimal
+    late_fee_per_prior_year: Decimal
+    registration: Window
+    payment: Window
+    grading_deadline: dt.date
+
+    @property
+    def label(self) -> str:
+        return school_year_label(self.start_year)
+
+    def today(self) -> dt.date:
+        return local_today(self.time_zone)
+
+    def registration_state(self, today: dt.date | None = None) -> WindowState:
+        return self.registration.state(today or self.today())
+
+    def payment_state(self, today: dt.date | None = None) -> WindowState:
+        return self.payment.state(today or self.today())
+
+    def grading_is_open(self, today: dt.date | None = None) -> bool:
+        return (today or self.today()) <= self.grading_deadline
+
+
+def year_terms(consortium: Consortium | None, start_year: int) -> YearTerms:
+    """The terms of ``start_year`` for ``consortium`` (None: the program's defaults)."""
+    if consortium is None:
+        dates = school_year_dates(start_year, DEFAULT_WINDOW)
+        return YearTerms(
+            start_year=start_year,
+            time_zone=DEFAULT_TIME_ZONE,
+            consortium_fee=defaults.CONSORTIUM_FEE,
+            late_fee_per_prior_year=defaults.LATE_FEE_PER_PRIOR_YEAR,
+            registration=dates.window,
+            payment=dates.window,
+            grading_deadline=dates.grading_deadline,
+        )
+    dates = school_year_dates(start_year, consortium.window_rule)
+    override = ConsortiumYear.objects.filter(
+        consortium=consortium, school_year_id=start_year
+    ).first() or ConsortiumYear(consortium=consortium, school_year_id=start_year)
+    registration = Window(
+        override.registration_opens_on or dates.window.opens_on,
+        override.registration_closes_on or dates.window.closes_on,
+    )
+    return YearTerms(
+        start_year=start_year,
+        time_zone=consortium.time_zone,
+        consortium_fee=_first_set(override.consortium_fee, consortium.consortium_fee),
+        late_fee_per_prior_year=_first_set(
+            override.late_fee_per_prior_year, consortium.late_fee_per_prior_year
+        ),
+        registration=registration,
+        payment=Window(
+            override.payment_opens_on or registration.opens_on,
+            override.payment_closes_on or registration.closes_on,
+        ),
+        grading_deadline=override.grading_deadline or dates.grading_deadline,
+    )
+
+
+def _first_set(override: Decimal | None, default: Decimal) -> Decimal:
+    # Not `or`: an override of $0.00 is a real choice.
+    return default if override is None else override
+
+
+def current_terms(consortium: Consortium | None) -> YearTerms:
+    """The terms of the school year that is under way today where the consortium is."""
+    time_zone = consortium.time_zone if consortium else DEFAULT_TIME_ZONE
+    return year_terms(consortium, start_year_on(local_today(time_zone)))
+
+
+def current_school_year(time_zone: str = DEFAULT_TIME_ZONE) -> SchoolYear:
+    """Today's school year as a row, made on first use so nobody has to add years by hand."""
+    start_year = start_year_on(local_today(time_zone))
+    try:
+        with transaction.atomic():
+            school_year, _ = SchoolYear.objects.get_or_create(start_year=start_year)
+    except IntegrityError:
+        # Another request made it between our read and our insert.
+        school_year = SchoolYear.objects.get(start_year=start_year)
+    return school_year
+
+
+def home_consortium() -> Consortium | None:
+    """The consortium whose dates the public pages show: the first one set up."""
+    return Consortium.objects.order_by("pk").first()
