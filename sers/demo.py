@@ -1,17 +1,35 @@
-"""Demo data for the embedded first run: one login per role.
+"""Demo data for the embedded first run: a catalog and one login per role.
 
 Loading is idempotent: running it again changes nothing that already exists
-(a password someone changed stays changed). Later capabilities add their own
-demo rows here (catalog, students, registrations, payments).
+(a password someone changed stays changed), and adds what a new day needs,
+such as the classes and the open window of a new school year. Later
+capabilities add their own demo rows here.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from articulations.models import (
+    Articulation,
+    CareerCluster,
+    Class,
+    College,
+    Consortium,
+    ConsortiumYear,
+    School,
+    SchoolDistrict,
+    SchoolYear,
+    Teacher,
+)
+from articulations.selectors import current_school_year
+from sers import demo_catalog as catalog
+
 DEMO_PASSWORD = "sers-demo-2026"  # noqa: S105 - demo accounts on a local SQLite file only
+CLASSES_PER_SCHOOL = 3
 
 
 class Roles:
@@ -40,24 +58,153 @@ DEMO_ACCOUNTS = [
 
 @transaction.atomic
 def demo_load() -> list[DemoLogin]:
-    user_model = get_user_model()
+    logins = _load_logins()
+    _load_catalog()
+    return logins
+
+
+def _demo_user(username: str, first_name: str, last_name: str, *, is_staff: bool = False):
+    user, created = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": f"{username}@example.org",
+            "is_staff": is_staff,
+            # The demo office runs everything; real staff get narrower permissions.
+            "is_superuser": is_staff,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _load_logins() -> list[DemoLogin]:
     logins = []
     for role, username, first_name, last_name, where, is_staff in DEMO_ACCOUNTS:
         group, _ = Group.objects.get_or_create(name=role)
-        user, created = user_model.objects.get_or_create(
-            username=username,
-            defaults={
-                "first_name": first_name,
-                "last_name": last_name,
-                "email": f"{username}@example.org",
-                "is_staff": is_staff,
-                # The demo office runs everything; real staff get narrower permissions.
-                "is_superuser": is_staff,
-            },
-        )
-        if created:
-            user.set_password(DEMO_PASSWORD)
-            user.save(update_fields=["password"])
-        user.groups.add(group)
+        _demo_user(username, first_name, last_name, is_staff=is_staff).groups.add(group)
         logins.append(DemoLogin(role=role, username=username, password=DEMO_PASSWORD, where=where))
     return logins
+
+
+def _load_catalog() -> None:
+    colleges = {
+        code: College.objects.get_or_create(code=code, defaults={"name": name})[0]
+        for name, code in catalog.COLLEGES
+    }
+    consortium, _ = Consortium.objects.get_or_create(
+        name=catalog.CONSORTIUM["name"],
+        defaults={
+            "host_college": colleges[catalog.CONSORTIUM["host_college_code"]],
+            "mailing_address": catalog.CONSORTIUM["mailing_address"],
+            "contact_email": catalog.CONSORTIUM["contact_email"],
+            "contact_phone": catalog.CONSORTIUM["contact_phone"],
+        },
+    )
+    districts, schools = {}, {}
+    for district_name, district_schools in catalog.DISTRICTS.items():
+        district, _ = SchoolDistrict.objects.get_or_create(
+            name=district_name, defaults={"consortium": consortium}
+        )
+        districts[district_name] = district
+        for school_name, kind in district_schools:
+            schools[school_name] = School.objects.get_or_create(
+                district=district,
+                name=school_name,
+                defaults={"kind": kind, "consortium": consortium},
+            )[0]
+    clusters = {
+        name: CareerCluster.objects.get_or_create(name=name, defaults={"field": field})[0]
+        for name, field in catalog.CAREER_CLUSTERS
+    }
+    first_year, _ = SchoolYear.objects.get_or_create(start_year=catalog.FIRST_VALID_YEAR)
+    expired_year, _ = SchoolYear.objects.get_or_create(start_year=catalog.EXPIRED_LAST_YEAR)
+    for (
+        hs_name,
+        hs_number,
+        district_name,
+        cluster,
+        hs_credits,
+        terms,
+        offers,
+    ) in catalog.ARTICULATIONS:
+        for college_code, prefix, number, title, credits in offers:
+            status, valid_to = Articulation.Status.ACTIVE, None
+            if (hs_number, college_code) == catalog.EXPIRED:
+                status, valid_to = Articulation.Status.EXPIRED, expired_year
+            elif (hs_number, college_code) == catalog.PENDING:
+                status = Articulation.Status.PENDING
+            Articulation.objects.get_or_create(
+                consortium=consortium,
+                hs_course_number=hs_number,
+                college=colleges[college_code],
+                college_course_prefix=prefix,
+                college_course_number=number,
+                valid_from=first_year,
+                defaults={
+                    "hs_course_name": hs_name,
+                    "district": districts[district_name],
+                    "hs_credits": Decimal(hs_credits),
+                    "college_course_title": title,
+                    "college_credits": Decimal(credits),
+                    "career_cluster": clusters[cluster],
+                    "terms": terms,
+                    "valid_to": valid_to,
+                    "status": status,
+                },
+            )
+    school_year = current_school_year(consortium.time_zone)
+    _open_window_today(consortium, school_year)
+    _load_teachers_and_classes(schools, school_year)
+
+
+def _open_window_today(consortium: Consortium, school_year: SchoolYear) -> None:
+    """Open registration, payment and grading all year, so any day can try the whole journey."""
+    ConsortiumYear.objects.get_or_create(
+        consortium=consortium,
+        school_year=school_year,
+        defaults={
+            "registration_opens_on": school_year.starts_on,
+            "registration_closes_on": school_year.ends_on,
+            "grading_deadline": school_year.ends_on,
+            "note": "Demo: open all year so the whole journey can be tried on any day.",
+        },
+    )
+
+
+def _load_teachers_and_classes(schools: dict[str, School], school_year: SchoolYear) -> None:
+    teacher_group, _ = Group.objects.get_or_create(name=Roles.TEACHER)
+    offerable = list(
+        Articulation.objects.filter(status=Articulation.Status.ACTIVE)
+        .exclude(valid_to__lt=school_year.start_year)
+        .filter(valid_from__lte=school_year.start_year)
+        .order_by("hs_course_number", "college__code")
+    )
+    for username, first_name, last_name, school_names in catalog.TEACHERS:
+        user = _demo_user(username, first_name, last_name)
+        user.groups.add(teacher_group)
+        teacher, _ = Teacher.objects.get_or_create(
+            user=user, defaults={"approved_on": school_year.starts_on}
+        )
+        teacher.schools.add(*(schools[name] for name in school_names))
+        period = 0
+        for school_name in school_names:
+            school = schools[school_name]
+            courses: dict[str, list[Articulation]] = {}
+            for articulation in offerable:
+                if articulation.district_id == school.district_id:
+                    courses.setdefault(articulation.hs_course_number, []).append(articulation)
+            for articulations in list(courses.values())[:CLASSES_PER_SCHOOL]:
+                period += 1
+                klass, created = Class.objects.get_or_create(
+                    teacher=teacher,
+                    school_year=school_year,
+                    term="",
+                    period=str(period),
+                    defaults={"school": school},
+                )
+                if created:
+                    klass.articulations.add(*articulations)

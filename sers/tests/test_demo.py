@@ -1,11 +1,30 @@
+import datetime as dt
+import zoneinfo
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import override_settings
 
+from articulations.models import (
+    Articulation,
+    CareerCluster,
+    Class,
+    College,
+    Consortium,
+    ConsortiumYear,
+    School,
+    SchoolDistrict,
+)
+from articulations.school_year import WindowState
+from articulations.selectors import current_terms
+from articulations.services import class_offer_problems
 from sers.demo import DEMO_PASSWORD, demo_load
 
 pytestmark = pytest.mark.django_db
+PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
 
 
 def test_demo_gives_one_login_per_role_and_each_login_works(client):
@@ -54,3 +73,52 @@ def test_the_command_refuses_to_create_public_passwords_on_a_production_site():
     with pytest.raises(CommandError, match="DEBUG=1"):
         call_command("load_demo")
     assert not get_user_model().objects.exists()
+
+
+def test_demo_catalog_has_what_a_newcomer_needs_to_try_the_journey():
+    with time_machine.travel(dt.datetime(2026, 9, 2, 10, tzinfo=PACIFIC), tick=False):
+        demo_load()
+        consortium = Consortium.objects.get(name="PNW College Credit")
+        terms = current_terms(consortium)
+
+        # September is outside Dec 1 – Jun 15, yet the demo year is open today.
+        assert terms.registration_state() == WindowState.OPEN
+        assert terms.payment_state() == WindowState.OPEN
+        assert ConsortiumYear.objects.filter(consortium=consortium, school_year_id=2026).exists()
+
+    assert Articulation.objects.count() >= 40
+    assert Articulation.objects.filter(status=Articulation.Status.EXPIRED).count() == 1
+    assert Articulation.objects.filter(status=Articulation.Status.PENDING).count() == 1
+    assert SchoolDistrict.objects.count() >= 3
+    assert School.objects.filter(kind=School.Kind.SKILL_CENTER).exists()
+    assert College.objects.count() == 3
+    assert CareerCluster.objects.count() == 16
+    classes = Class.objects.filter(school_year_id=2026).annotate(colleges=Count("articulations"))
+    assert classes.count() >= 10
+    assert classes.filter(colleges=2).exists(), "some classes offer a choice of two colleges"
+    for klass in classes.prefetch_related("articulations"):
+        assert (
+            class_offer_problems(
+                school=klass.school,
+                school_year=klass.school_year,
+                teacher=klass.teacher,
+                articulations=klass.articulations.all(),
+            )
+            == []
+        )
+
+
+def test_loading_again_next_year_adds_that_years_classes_and_open_window():
+    with time_machine.travel(dt.datetime(2026, 9, 2, 10, tzinfo=PACIFIC), tick=False):
+        demo_load()
+    rows_before = Articulation.objects.count()
+    with time_machine.travel(dt.datetime(2027, 8, 20, 10, tzinfo=PACIFIC), tick=False):
+        demo_load()
+        assert current_terms(Consortium.objects.get()).registration_state() == WindowState.OPEN
+
+    assert Articulation.objects.count() == rows_before
+    assert Class.objects.filter(school_year_id=2027).exists()
+    assert (
+        Class.objects.filter(school_year_id=2026).count()
+        == Class.objects.filter(school_year_id=2027).count()
+    )

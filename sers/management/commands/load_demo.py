@@ -26,3 +26,4 @@ class Command(BaseCommand):
                 f"  {login.role:<20} {login.username:<10} password {login.password}"
                 f"   then open {settings.SITE_URL}{login.where}"
             )
+        self.stdout.write(f"Search the catalog at {settings.SITE_URL}/articulations/")
