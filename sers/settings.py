@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "import_export",
     "sers",
+    "outbox",
     "articulations",
     "registration",
     "payments",
