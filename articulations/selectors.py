@@ -5,9 +5,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Concat
 
 from articulations import defaults
-from articulations.models import Consortium, ConsortiumYear, SchoolYear
+from articulations.models import (
+    Articulation,
+    CareerCluster,
+    Class,
+    College,
+    Consortium,
+    ConsortiumYear,
+    School,
+    SchoolDistrict,
+    SchoolYear,
+)
 from articulations.school_year import (
     DEFAULT_TIME_ZONE,
     DEFAULT_WINDOW,
@@ -117,3 +129,85 @@ def current_school_year(time_zone: str = DEFAULT_TIME_ZONE) -> SchoolYear:
 def home_consortium() -> Consortium | None:
     """The consortium whose dates the public pages show: the first one set up."""
     return Consortium.objects.order_by("pk").first()
+
+
+# --- The public catalog -------------------------------------------------------
+
+# Staff see pending articulations in the admin; the public sees only approved
+# ones, and expired ones too, so a student who took a class then can look it up.
+PUBLIC_STATUSES = (Articulation.Status.ACTIVE, Articulation.Status.EXPIRED)
+
+
+def public_articulations() -> QuerySet[Articulation]:
+    """The articulations anyone may read, with what a page shows of each in two queries."""
+    return (
+        Articulation.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("college", "career_cluster", "district")
+        .prefetch_related(Prefetch("schools", queryset=School.objects.select_related("district")))
+    )
+
+
+def articulation_search(
+    *,
+    text: str = "",
+    district: SchoolDistrict | None = None,
+    school: School | None = None,
+    college: College | None = None,
+    career_cluster: CareerCluster | None = None,
+    school_year: int | None = None,
+) -> QuerySet[Articulation]:
+    """Public articulations matching every filter given; None or "" means "any".
+
+    An articulation covers a whole district, a list of schools, or both, so the
+    place filters look at both. Rows are ordered to the last key so that pages
+    never repeat or skip a row.
+    """
+    articulations = public_articulations()
+    listed_schools = Articulation.schools.through.objects.filter(articulation=OuterRef("pk"))
+    if district is not None:
+        articulations = articulations.filter(
+            Q(district=district) | Exists(listed_schools.filter(school__district=district))
+        )
+    if school is not None:
+        articulations = articulations.filter(
+            Q(district_id=school.district_id) | Exists(listed_schools.filter(school=school))
+        )
+    if college is not None:
+        articulations = articulations.filter(college=college)
+    if career_cluster is not None:
+        articulations = articulations.filter(career_cluster=career_cluster)
+    if school_year is not None:
+        # SchoolYear's key is its start year, so the years compare as numbers.
+        articulations = articulations.filter(
+            Q(valid_to__isnull=True) | Q(valid_to_id__gte=school_year),
+            valid_from_id__lte=school_year,
+        )
+    text = " ".join(text.split())
+    if text:
+        # People type a college course as "BUS 101", "bus101" or "BUS  101":
+        # compare it without spaces against prefix and number run together.
+        compact = text.replace(" ", "")
+        articulations = articulations.annotate(
+            college_course_code=Concat("college_course_prefix", "college_course_number")
+        ).filter(
+            Q(hs_course_name__icontains=text)
+            | Q(hs_course_number__icontains=text)
+            | Q(college_course_title__icontains=text)
+            | Q(college_course_code__icontains=compact)
+        )
+    return articulations.order_by(
+        "hs_course_name",
+        "college__name",
+        "college_course_prefix",
+        "college_course_number",
+        "pk",
+    )
+
+
+def articulation_offerings(articulation: Articulation, school_year: SchoolYear) -> QuerySet[Class]:
+    """The classes that offer ``articulation`` in ``school_year``: where, who, when."""
+    return (
+        Class.objects.filter(articulations=articulation, school_year=school_year)
+        .select_related("school__district", "teacher__user")
+        .order_by("school__name", "term", "period", "teacher__user__last_name", "pk")
+    )

@@ -30,7 +30,8 @@ def refused_by_database(create):
 def test_an_articulation_cannot_end_before_it_starts():
     refused_by_database(
         lambda: ArticulationFactory(
-            valid_from=SchoolYearFactory(start_year=2026), valid_to=SchoolYearFactory(start_year=2025)
+            valid_from=SchoolYearFactory(start_year=2026),
+            valid_to=SchoolYearFactory(start_year=2025),
         )
     )
 
@@ -72,7 +73,9 @@ def test_one_override_per_consortium_and_year():
     year = SchoolYearFactory(start_year=2026)
     ConsortiumYear.objects.create(consortium=consortium, school_year=year)
 
-    refused_by_database(lambda: ConsortiumYear.objects.create(consortium=consortium, school_year=year))
+    refused_by_database(
+        lambda: ConsortiumYear.objects.create(consortium=consortium, school_year=year)
+    )
 
 
 def test_a_teacher_has_one_class_per_period():
@@ -80,7 +83,10 @@ def test_a_teacher_has_one_class_per_period():
 
     refused_by_database(
         lambda: Class.objects.create(
-            teacher=existing.teacher, school=existing.school, school_year=existing.school_year, period="3"
+            teacher=existing.teacher,
+            school=existing.school,
+            school_year=existing.school_year,
+            period="3",
         )
     )
 
@@ -111,7 +117,10 @@ class TestClassOffer:
 
     def problems(self, *articulations):
         return class_offer_problems(
-            school=self.school, school_year=self.year, teacher=self.teacher, articulations=articulations
+            school=self.school,
+            school_year=self.year,
+            teacher=self.teacher,
+            articulations=articulations,
         )
 
     def test_a_valid_articulation_for_the_schools_district_is_fine(self):
@@ -156,7 +165,9 @@ class TestClassOffer:
         assert self.problems(articulation) == []
 
     def test_pending_articulations_cannot_be_offered(self):
-        pending = ArticulationFactory(district=self.school.district, status=Articulation.Status.PENDING)
+        pending = ArticulationFactory(
+            district=self.school.district, status=Articulation.Status.PENDING
+        )
 
         assert self.problems(pending) == [f"{pending} is still pending approval."]
 
