@@ -1,0 +1,68 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import ngettext
+
+from outbox.models import OutboxEmail
+from outbox.services import email_resend
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "recipient", "subject", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["recipient", "subject", "about", "unique_key"]
+    list_per_page = 50
+    actions = ["resend"]
+    fields = [
+        "status",
+        "kind",
+        "recipient",
+        "subject",
+        "about",
+        "created_at",
+        "attempts",
+        "last_error",
+        "retry_at",
+        "sent_at",
+        "unique_key",
+        "body_text",
+        "body_html",
+    ]
+    # The outbox is a record of what SERS sent: staff read it and resend, never edit it.
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboxEmail | None = None) -> bool:
+        return False
+
+    @admin.action(
+        description="Resend selected emails",
+        permissions=["change"],
+        location=[admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM],
+    )
+    def resend(self, request: HttpRequest, queryset: QuerySet[OutboxEmail]) -> None:
+        # A sent email is never sent twice from here; only failed or waiting ones.
+        resendable = queryset.filter(
+            status__in=[OutboxEmail.Status.FAILED, OutboxEmail.Status.READY]
+        )
+        queued = 0
+        for email in resendable:
+            if email_resend(email=email):
+                queued += 1
+                self.log_change(request, email, "Queued again for sending.")
+        left_alone = queryset.count() - queued
+        message = ngettext(
+            "%(count)d email queued to send again.",
+            "%(count)d emails queued to send again.",
+            queued,
+        ) % {"count": queued}
+        if left_alone:
+            message += " " + ngettext(
+                "%(count)d was already sent and was left alone.",
+                "%(count)d were already sent and were left alone.",
+                left_alone,
+            ) % {"count": left_alone}
+        self.message_user(request, message, messages.SUCCESS if queued else messages.WARNING)
