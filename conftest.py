@@ -14,6 +14,11 @@ import psycopg2
 import pytest
 import redis
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
+
+# No per-example deadline: a loaded CI machine must not turn a slow example into a failure.
+hypothesis_settings.register_profile("sers", deadline=None)
+hypothesis_settings.load_profile("sers")
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -6,6 +6,7 @@ such as the classes and the open window of a new school year. Later
 capabilities add their own demo rows here.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,6 +27,8 @@ from articulations.models import (
     Teacher,
 )
 from articulations.selectors import current_school_year
+from registration.models import Student, graduation_year_for
+from registration.services import student_insert_with_new_sers_id
 from sers import demo_catalog as catalog
 
 DEMO_PASSWORD = "sers-demo-2026"  # noqa: S105 - demo accounts on a local SQLite file only
@@ -49,7 +52,7 @@ class DemoLogin:
 
 DEMO_ACCOUNTS = [
     # role group, username, first, last, where to go, is_staff
-    (Roles.STUDENT, "student", "Maya", "Lopez", "/", False),
+    (Roles.STUDENT, "student", "Maya", "Lopez", "/accounts/profile/", False),
     (Roles.TEACHER, "teacher", "Daniel", "Kim", "/", False),
     (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
@@ -159,6 +162,28 @@ def _load_catalog() -> None:
     school_year = current_school_year(consortium.time_zone)
     _open_window_today(consortium, school_year)
     _load_teachers_and_classes(schools, school_year)
+    _load_student(schools["Bellevue High School"], school_year)
+
+
+def _load_student(school: School, school_year: SchoolYear) -> None:
+    user = get_user_model().objects.get(username="student")
+    if Student.objects.filter(user=user).exists():
+        return
+    student = Student(
+        user=user,
+        legal_first_name=user.first_name,
+        legal_last_name=user.last_name,
+        date_of_birth=dt.date(school_year.start_year - 15, 4, 27),
+        expected_graduation_year=graduation_year_for(10, school_year.start_year),
+        school=school,
+        street="123 Main St",
+        city="Bellevue",
+        state="WA",
+        zip_code="98007",
+        phone="425-555-0100",
+        email=user.email,
+    )
+    student_insert_with_new_sers_id(student)
 
 
 def _open_window_today(consortium: Consortium, school_year: SchoolYear) -> None:

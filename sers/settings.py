@@ -7,6 +7,7 @@ same code runs on PostgreSQL with a Redis broker and a real Celery worker.
 README.md lists every variable.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -66,9 +67,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Widget templates (e.g. the date of birth boxes) live in templates/ like the rest.
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "import_export",
+    "simple_history",
+    "axes",
+    "django_ratelimit",
     "sers",
     "outbox",
     "articulations",
@@ -85,6 +91,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sers.urls"
@@ -106,6 +115,8 @@ TEMPLATES = [
         },
     },
 ]
+
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database -----------------------------------------------------------------
 
@@ -135,6 +146,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The embedded run is one process, so its memory cache is shared enough for
+    # django-ratelimit's counters; with Redis the counters live in Redis.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -159,6 +173,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # longer than the longest task or that task would run twice while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_SECONDS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # The outbox's safety net: an email whose task was lost is queued again.
+    "send-stuck-emails": {"task": "outbox.tasks.send_ready_emails", "schedule": 300},
+}
 
 # --- Mail ---------------------------------------------------------------------
 
@@ -187,6 +205,21 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
 
 # --- Accounts -----------------------------------------------------------------
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username+address is refused before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "registration.auth.UsernameOrSersIdBackend",
+]
+# Five wrong passwords for one username from one address lock that pair for 15 minutes.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# A SERS ID typed as "tp3 07 4412" or "TP3-07-4412" counts as one username.
+AXES_USERNAME_CALLABLE = "registration.auth.username_for_throttling"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -21,10 +21,17 @@ from articulations.models import (
 from articulations.school_year import WindowState
 from articulations.selectors import current_terms
 from articulations.services import class_offer_problems
+from registration.models import Student
 from sers.demo import DEMO_PASSWORD, demo_load
 
 pytestmark = pytest.mark.django_db
 PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")
+
+
+def logs_in(client, username, password) -> bool:
+    response = client.post("/accounts/login/", {"username": username, "password": password})
+    client.logout()
+    return response.status_code == 302
 
 
 def test_demo_gives_one_login_per_role_and_each_login_works(client):
@@ -37,7 +44,7 @@ def test_demo_gives_one_login_per_role_and_each_login_works(client):
         "Consortium staff",
     }
     for login in logins:
-        assert client.login(username=login.username, password=login.password)
+        assert logs_in(client, login.username, login.password)
     assert get_user_model().objects.get(username="staff").is_staff
 
 
@@ -55,8 +62,8 @@ def test_loading_the_demo_twice_changes_nothing(client):
         .count()
         == 4
     )
-    assert not client.login(username="student", password=DEMO_PASSWORD)
-    assert client.login(username="student", password="changed-by-the-student-1")
+    assert not logs_in(client, "student", DEMO_PASSWORD)
+    assert logs_in(client, "student", "changed-by-the-student-1")
 
 
 def test_the_command_prints_the_logins(capsys):
@@ -122,3 +129,13 @@ def test_loading_again_next_year_adds_that_years_classes_and_open_window():
         Class.objects.filter(school_year_id=2026).count()
         == Class.objects.filter(school_year_id=2027).count()
     )
+
+
+def test_the_demo_student_has_a_sers_id_and_a_profile(client):
+    demo_load()
+    assert logs_in(client, "student", DEMO_PASSWORD)
+    client.post("/accounts/login/", {"username": "student", "password": DEMO_PASSWORD})
+
+    page = client.get("/accounts/profile/").content.decode()
+
+    assert Student.objects.get(user__username="student").sers_id in page

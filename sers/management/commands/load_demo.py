@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from registration.models import Student
 from sers.demo import demo_load
 
 
@@ -26,4 +27,7 @@ class Command(BaseCommand):
                 f"  {login.role:<20} {login.username:<10} password {login.password}"
                 f"   then open {settings.SITE_URL}{login.where}"
             )
+        student = Student.objects.filter(user__username="student").first()
+        if student:
+            self.stdout.write(f"The demo student's SERS ID is {student.sers_id}.")
         self.stdout.write(f"Search the catalog at {settings.SITE_URL}/articulations/")
