@@ -1,6 +1,7 @@
 """Reads of the catalog that pages and other apps share."""
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -79,10 +80,35 @@ def year_terms(consortium: Consortium | None, start_year: int) -> YearTerms:
             payment=dates.window,
             grading_deadline=dates.grading_deadline,
         )
-    dates = school_year_dates(start_year, consortium.window_rule)
     override = ConsortiumYear.objects.filter(
         consortium=consortium, school_year_id=start_year
-    ).first() or ConsortiumYear(consortium=consortium, school_year_id=start_year)
+    ).first()
+    return _terms_with_override(consortium, start_year, override)
+
+
+def year_terms_many(pairs: Iterable[tuple[Consortium, int]]) -> dict[tuple[int, int], YearTerms]:
+    """``year_terms`` for many (consortium, start year) pairs in one query, keyed by ids."""
+    pairs = {(consortium.pk, start_year): consortium for consortium, start_year in pairs}
+    if not pairs:
+        return {}
+    overrides = {
+        (override.consortium_id, override.school_year_id): override
+        for override in ConsortiumYear.objects.filter(
+            consortium_id__in={consortium_id for consortium_id, _ in pairs},
+            school_year_id__in={start_year for _, start_year in pairs},
+        )
+    }
+    return {
+        key: _terms_with_override(consortium, key[1], overrides.get(key))
+        for key, consortium in pairs.items()
+    }
+
+
+def _terms_with_override(
+    consortium: Consortium, start_year: int, override: ConsortiumYear | None
+) -> YearTerms:
+    dates = school_year_dates(start_year, consortium.window_rule)
+    override = override or ConsortiumYear(consortium=consortium, school_year_id=start_year)
     registration = Window(
         override.registration_opens_on or dates.window.opens_on,
         override.registration_closes_on or dates.window.closes_on,

@@ -3,7 +3,7 @@
 The ID is what a student needs to pay, to get help and to be found by staff.
 It is random rather than sequential so that a neighbour's ID cannot be
 guessed from one's own; uniqueness is the database's job (see
-``registration.services.student_create``, which retries on a clash).
+``registration.services.accounts.student_create``, which retries on a clash).
 """
 
 import re

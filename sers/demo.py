@@ -28,7 +28,7 @@ from articulations.models import (
 )
 from articulations.selectors import current_school_year
 from registration.models import Student, graduation_year_for
-from registration.services import student_insert_with_new_sers_id
+from registration.services.accounts import student_insert_with_new_sers_id
 from sers import demo_catalog as catalog
 
 DEMO_PASSWORD = "sers-demo-2026"  # noqa: S105 - demo accounts on a local SQLite file only
@@ -162,6 +162,9 @@ def _load_catalog() -> None:
     school_year = current_school_year(consortium.time_zone)
     _open_window_today(consortium, school_year)
     _load_teachers_and_classes(schools, school_year)
+    # Last year's classes too, so a prior-year request can be tried.
+    last_year, _ = SchoolYear.objects.get_or_create(start_year=school_year.start_year - 1)
+    _load_teachers_and_classes(schools, last_year)
     _load_student(schools["Bellevue High School"], school_year)
 
 

@@ -9,7 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("articulations/", include("articulations.urls")),
-    path("accounts/", include("registration.urls")),
+    path("", include("registration.urls")),
     path("accounts/login/", registration_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 
 from articulations.tests.factories import SchoolFactory
-from registration import services
 from registration.models import Student
 from registration.sers_id import format_sers_id
+from registration.services import accounts as services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -136,7 +136,9 @@ def test_mistakes_are_explained_on_the_form_and_nothing_typed_is_lost(
     assert any(message in error for error in form.errors[field])
     page = response.content.decode()
     assert "There is a problem" in page
-    assert f'href="#{form[field].id_for_label}"' in page
+    target = form[field].id_for_label or f"{form[field].auto_id}_0"
+    assert f'href="#{target}"' in page
+    assert f'id="{target}"' in page
     assert not Student.objects.exists()
     # What was typed comes back, except the passwords.
     if field != "street":
