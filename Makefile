@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEV_SERVER := 127.0.0.1:8000
+STRIPE_STANDIN_PORT := 12111
 
 .PHONY: run test lint format check-python clean
 
@@ -36,7 +37,18 @@ run: $(VENV)/.installed
 	@echo ""
 	@echo "SERS is at http://$(DEV_SERVER)/  (Ctrl-C stops it)"
 	@echo ""
-	$(BIN)/python manage.py runserver $(DEV_SERVER)
+	@# Without Stripe keys, card payments go to the local Stripe stand-in: test payments, no real money.
+	@if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+		echo "No STRIPE_SECRET_KEY: card payments use the local Stripe stand-in on 127.0.0.1:$(STRIPE_STANDIN_PORT) (no real money)."; \
+		export STRIPE_SECRET_KEY=sk_test_local_standin STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT) \
+			STRIPE_WEBHOOK_SECRET=whsec_local_standin; \
+		$(BIN)/python -m payments.stripe_standin --host 127.0.0.1 --port $(STRIPE_STANDIN_PORT) \
+			--webhook-url http://$(DEV_SERVER)/payments/stripe/webhook/ --webhook-secret whsec_local_standin & \
+		standin=$$!; trap 'kill $$standin 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/python manage.py runserver $(DEV_SERVER); \
+	else \
+		$(BIN)/python manage.py runserver $(DEV_SERVER); \
+	fi
 
 # The whole suite on the real PostgreSQL and Redis (see README.md, Tests).
 test: $(VENV)/.installed-dev

@@ -5,31 +5,47 @@ a list page makes the same few queries however long it is. A SERS ID typed in th
 search box in any form finds that student's rows exactly. Every change of status
 goes through ``registration.services.registrations``: staff never hard-delete a
 registration, and a bulk action asks once, then says how many rows changed.
+Grades likewise: a grade staff change on the form, or import from a CSV, is posted
+by ``registration.services.teaching``, which records who and re-checks the credit;
+credit records are written only by the credit rule, so the admin only shows them.
 """
 
+import csv
 import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
+from articulations.grades import LetterGrade
+from articulations.models import Teacher
 from articulations.school_year import school_year_label
-from registration.models import PriorYearRequest, Registration, Student
+from registration.models import Credit, PriorYearRequest, Registration, Student
+from registration.selectors import student_status
+from registration.sers_id import EXAMPLE as SERS_ID_EXAMPLE
 from registration.sers_id import InvalidSersId, parse_sers_id
 from registration.services.accounts import password_reset_email_queue
+from registration.services.credit import credit_reevaluate_year
 from registration.services.registrations import (
     RegistrationRefused,
     prior_year_request_approve,
     prior_year_request_deny,
     registration_delete_by_staff,
+)
+from registration.services.teaching import (
+    GradeRow,
+    grade_set_by_staff,
+    grades_import,
+    grades_import_preview,
 )
 
 # Dates of birth as staff type them from a letter or an email.
@@ -73,20 +89,11 @@ class SersIdSearchMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
-class StatusThroughServicesMixin:
-    """No hard delete, and no reverting to an old version from the history page.
+class HistoryLookOnlyMixin:
+    """Old versions on the history page can be looked at, not restored.
 
-    Reverting would write an old status back without the service that guards it,
-    so old versions can be looked at, not restored.
+    Reverting would write old values back without the service that guards them.
     """
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
-        actions = super().get_actions(request, action_location=action_location)
-        actions.pop("delete_selected", None)
-        return actions
 
     def revert_disabled(self, request, obj=None):
         return True
@@ -95,6 +102,52 @@ class StatusThroughServicesMixin:
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class TeacherFilter(admin.SimpleListFilter):
+    """The teachers of the listed rows' classes, by name, in one query however many."""
+
+    title = "teacher"
+    parameter_name = "teacher"
+    teacher_path = "course_class__teacher"
+
+    def lookups(self, request, model_admin):
+        teacher_ids = model_admin.model._default_manager.values(self.teacher_path)
+        teachers = Teacher.objects.filter(pk__in=teacher_ids).select_related("user")
+        return [(str(teacher.pk), teacher.name) for teacher in teachers]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(**{self.teacher_path: int(value)})
+        return queryset
+
+
+class HasGradeFilter(admin.SimpleListFilter):
+    title = "grade posted"
+    parameter_name = "graded"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(grade="")
+        if self.value() == "no":
+            return queryset.filter(grade="")
+        return queryset
+
+
+class StatusThroughServicesMixin(HistoryLookOnlyMixin):
+    """No hard delete, and no reverting to an old version from the history page."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions
 
     def confirm_action(
         self,
@@ -245,13 +298,44 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
 # --- Registrations ---------------------------------------------------------------------------
 
 
+GRADE_CHOICES = [("", "No grade"), *LetterGrade.choices]
+
+
 class RegistrationAdminForm(forms.ModelForm):
+    # Not the model field (RegistrationAdmin excludes that): a grade is posted by
+    # grade_set_by_staff (who, when, credit), never by the form's plain save.
+    grade = forms.ChoiceField(
+        choices=GRADE_CHOICES,
+        required=False,
+        # "Changed" means changed from what staff saw on the page, not from the database:
+        # saving another field must not undo a grade the teacher posted meanwhile.
+        show_hidden_initial=True,
+        help_text="You can change a grade at any time, also after the grading deadline. "
+        "Saving re-checks the student's college credit and keeps the change in the "
+        "history with your name.",
+    )
+
     class Meta:
         model = Registration
         fields = ["student", "course_class", "articulation", "school_year", "late_fee_waived"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "grade" in self.fields:
+            self.initial.setdefault("grade", self.instance.grade)
+
     def clean(self):
         cleaned_data = super().clean()
+        if (
+            "grade" in self.changed_data
+            and cleaned_data.get("grade")
+            and self.instance.enrollment == Registration.Enrollment.REJECTED
+        ):
+            self.add_error(
+                "grade",
+                "The teacher marked this student not in the class, so they cannot get a "
+                "grade. Choose “No grade”.",
+            )
         # On the fields, so the database constraints' bare names are not shown as well.
         if cleaned_data.get("late_fee_waived") and not self.instance.is_late:
             self.add_error(
@@ -281,6 +365,88 @@ class RegistrationAdminForm(forms.ModelForm):
         return cleaned_data
 
 
+# --- Grade import: the forms of its two steps ---------------------------------------------------
+
+GRADE_FILE_MAX_BYTES = 1_000_000
+GRADE_FILE_SALT = "registration.admin.grade_import"
+# How long a preview can be confirmed: long enough to read it, short enough to be current.
+GRADE_PREVIEW_MAX_AGE = dt.timedelta(hours=1)
+
+
+class GradeFileForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="A .csv file saved as UTF-8 (in Excel: “CSV UTF-8 (Comma delimited)”).",
+        error_messages={
+            "required": "Choose a CSV file to upload.",
+            "empty": "The file is empty. Choose the CSV file with the grades.",
+            "invalid": "Choose a CSV file to upload.",
+        },
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > GRADE_FILE_MAX_BYTES:
+            raise forms.ValidationError(
+                "The file is larger than 1 MB. Split it into smaller files and upload each."
+            )
+        try:
+            # utf-8-sig: spreadsheets put a byte-order mark in front; without one it is plain UTF-8.
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                "The file is not UTF-8 text. In your spreadsheet, save it as "
+                "“CSV UTF-8 (Comma delimited)” and upload it again."
+            ) from None
+        if not text.strip():
+            raise forms.ValidationError("The file is empty. Choose the CSV file with the grades.")
+        return text
+
+
+class GradeConfirmForm(forms.Form):
+    """The previewed file, signed, so the grades posted are the ones staff saw."""
+
+    csv = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_csv(self):
+        try:
+            return signing.loads(
+                self.cleaned_data["csv"], salt=GRADE_FILE_SALT, max_age=GRADE_PREVIEW_MAX_AGE
+            )
+        except signing.SignatureExpired:
+            raise forms.ValidationError(
+                "This preview is more than an hour old. Upload the file again."
+            ) from None
+        except signing.BadSignature:
+            raise forms.ValidationError(
+                "This preview could not be read back. Upload the file again."
+            ) from None
+
+    @staticmethod
+    def sign(csv_text: str) -> str:
+        return signing.dumps(csv_text, salt=GRADE_FILE_SALT, compress=True)
+
+
+def grade_row_outcome(row: GradeRow) -> str:
+    """What the preview says about a row that has no errors."""
+    was = row.registration.grade
+    if was == row.grade:
+        return f"Grade {row.grade} is already posted: no change"
+    return f"Will post grade {row.grade} (was {was or 'no grade'})"
+
+
+def grade_rows_read(csv_text: str) -> tuple[list[GradeRow], str]:
+    """The preview rows, or none and why the file could not be read as CSV."""
+    try:
+        return grades_import_preview(csv_text), ""
+    except csv.Error as error:
+        return [], (
+            f"The file could not be read as CSV ({error}). Save it from your spreadsheet "
+            "as “CSV UTF-8 (Comma delimited)” and upload it again."
+        )
+
+
 class DeleteRegistrationsForm(forms.Form):
     reason = forms.CharField(
         label="Why are these registrations deleted?",
@@ -294,6 +460,9 @@ class DeleteRegistrationsForm(forms.Form):
 @admin.register(Registration)
 class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin):
     form = RegistrationAdminForm
+    # The form's ``grade`` is its own field: excluding the model field keeps the form's
+    # save from writing it, so only save_model's call to grade_set_by_staff does.
+    exclude = ["grade"]
     sers_id_lookup = "student__sers_id"
     list_display = [
         "sers_id",
@@ -305,6 +474,10 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         "college_course",
         "year",
         "status",
+        "enrollment",
+        "grade",
+        "grade_posted_at",
+        "student_status_word",
         "is_late",
         "late_fee_waived",
         "registered_at",
@@ -314,7 +487,10 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         ("course_class__school__consortium", admin.RelatedOnlyFieldListFilter),
         ("course_class__school", admin.RelatedOnlyFieldListFilter),
         ("articulation__college", admin.RelatedOnlyFieldListFilter),
+        TeacherFilter,
         "status",
+        "enrollment",
+        HasGradeFilter,
         "is_late",
         "late_fee_waived",
     ]
@@ -324,6 +500,8 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         "course_class__teacher__user",
         "articulation__college",
         "school_year",
+        # The student status word asks whether credit was earned.
+        "credit",
     ]
     search_fields = [
         "student__legal_first_name",
@@ -339,8 +517,10 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         "registered_at",
         "updated_at",
         "is_late",
-        "grade",
+        "enrollment",
+        "enrollment_decided_at",
         "grade_posted_at",
+        "student_status_word",
     ]
     fieldsets = [
         (None, {"fields": ["student", "course_class", "articulation", "school_year"]}),
@@ -360,7 +540,18 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
                 "fields": ["is_late", "late_fee_waived"],
             },
         ),
-        ("Grade", {"fields": ["grade", "grade_posted_at"]}),
+        (
+            "Enrollment and grade",
+            {
+                "description": "Teachers confirm enrollment and post grades on their roster "
+                "until the grading deadline; you can change a grade here at any time.",
+                "fields": [
+                    ("enrollment", "enrollment_decided_at"),
+                    ("grade", "grade_posted_at"),
+                    "student_status_word",
+                ],
+            },
+        ),
     ]
     actions = ["delete_kept_in_history"]
 
@@ -375,8 +566,34 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         return False
 
     def save_model(self, request, obj, form, change):
-        obj.changed_by = request.user
-        super().save_model(request, obj, form, change)
+        # The grade is not on the model form's save (see RegistrationAdminForm): the
+        # other fields are saved plainly, then the grade goes through the service.
+        grade_changed = change and "grade" in form.changed_data
+        if set(form.changed_data) - {"grade"} or not change:
+            obj.changed_by = request.user
+            super().save_model(request, obj, form, change)
+            if "late_fee_waived" in form.changed_data:
+                # Waiving the late fee can settle the year, and a settled year earns credit.
+                credit_reevaluate_year(student=obj.student, start_year=obj.school_year_id)
+        if grade_changed:
+            self._set_grade(request, obj, form.cleaned_data["grade"])
+
+    def _set_grade(self, request, registration, grade):
+        was = registration.grade
+        try:
+            grade_set_by_staff(registration=registration, grade=grade, staff_user=request.user)
+        except RegistrationRefused as refusal:
+            self.message_user(request, f"The grade was not changed: {refusal}", messages.ERROR)
+            return
+        registration.refresh_from_db()
+        has_credit = Credit.objects.filter(registration=registration).exists()
+        self.message_user(
+            request,
+            f"Grade for {registration.student.sers_id} changed from {was or 'no grade'} to "
+            f"{registration.grade or 'no grade'}. The student now reads: "
+            f"{student_status(registration, has_credit=has_credit)}.",
+            messages.SUCCESS,
+        )
 
     def describe(self, registration):
         return (
@@ -396,7 +613,8 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
 
     @admin.display(description="class", ordering="articulation__hs_course_name")
     def course(self, registration):
-        return registration.articulation.hs_course_name
+        # The class number is what a grade import file names the class by.
+        return f"{registration.articulation.hs_course_name} (class {registration.course_class_id})"
 
     @admin.display(description="school", ordering="course_class__school__name")
     def school(self, registration):
@@ -417,6 +635,90 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
     @admin.display(description="school year", ordering="school_year")
     def year(self, registration):
         return school_year_label(registration.school_year_id)
+
+    @admin.display(description="student status")
+    def student_status_word(self, registration):
+        if not registration.pk:
+            return "-"
+        # On the list the credit comes with the row: a missing one is cached as missing.
+        return student_status(registration, has_credit=hasattr(registration, "credit"))
+
+    # --- Importing grades from a CSV file -----------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "import-grades/",
+                self.admin_site.admin_view(self.import_grades_view),
+                name="registration_registration_import_grades",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_import_grades": self.has_change_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def import_grades_view(self, request):
+        """Upload, preview every row, then post all the grades or none (grades_import)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        upload_form = GradeFileForm()
+        rows, csv_text, problem = [], "", ""
+        if request.method == "POST" and "csv" in request.POST:
+            confirm_form = GradeConfirmForm(request.POST)
+            if not confirm_form.is_valid():
+                upload_form = GradeFileForm()
+                problem = confirm_form.errors["csv"][0]
+            else:
+                csv_text = confirm_form.cleaned_data["csv"]
+                try:
+                    posted = grades_import(csv_text=csv_text, staff_user=request.user)
+                except RegistrationRefused as refusal:
+                    # Something changed since the preview: show the file as it reads now.
+                    self.message_user(request, str(refusal), messages.ERROR)
+                    rows, problem = grade_rows_read(csv_text)
+                else:
+                    self.message_user(
+                        request, f"Posted {plural(posted, 'grade')}.", messages.SUCCESS
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:registration_registration_changelist")
+                    )
+        elif request.method == "POST":
+            upload_form = GradeFileForm(request.POST, request.FILES)
+            if upload_form.is_valid():
+                csv_text = upload_form.cleaned_data["file"]
+                rows, problem = grade_rows_read(csv_text)
+        return self._import_grades_page(request, upload_form, rows, csv_text, problem)
+
+    def _import_grades_page(self, request, upload_form, rows, csv_text, problem):
+        lines = [{"row": row, "outcome": grade_row_outcome(row) if row.ok else ""} for row in rows]
+        bad = sum(1 for row in rows if not row.ok)
+        changing = sum(1 for row in rows if row.ok and row.registration.grade != row.grade)
+        can_post = bool(rows) and not bad and changing > 0
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import grades from CSV",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": upload_form,
+            "problem": problem,
+            "lines": lines,
+            "bad": bad,
+            "changing": changing,
+            "can_post": can_post,
+            "post_button": f"Post {plural(changing, 'grade')}",
+            "signed_csv": GradeConfirmForm.sign(csv_text) if can_post else "",
+            "sers_id_example": SERS_ID_EXAMPLE,
+            "grades": ", ".join(grade.value for grade in LetterGrade),
+            "max_megabytes": GRADE_FILE_MAX_BYTES // 1_000_000,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/registration/grade_import.html", context)
 
     @admin.action(description="Delete selected registrations (kept in history)")
     def delete_kept_in_history(self, request, queryset):
@@ -450,6 +752,119 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
             message += f" {plural(already, 'was', 'were')} already deleted and left as they were."
         self.message_user(request, message, messages.SUCCESS if deleted else messages.WARNING)
         return None
+
+
+# --- Credit earned -------------------------------------------------------------------------------
+
+
+class CreditTeacherFilter(TeacherFilter):
+    teacher_path = "registration__course_class__teacher"
+
+
+@admin.register(Credit)
+class CreditAdmin(SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin):
+    """College credit earned, as the credit rule wrote it: staff look here, never edit.
+
+    To change a credit, change what the rule reads: the registration's grade, or the
+    year's payment or waiver. The rule then writes or removes the credit itself.
+    """
+
+    sers_id_lookup = "student__sers_id"
+    list_display = [
+        "sers_id",
+        "student_name",
+        "course",
+        "college_code",
+        "college_credits",
+        "grade",
+        "year",
+        "earned_on",
+        "school",
+        "teacher",
+    ]
+    list_filter = [
+        "school_year",
+        ("college", admin.RelatedOnlyFieldListFilter),
+        ("registration__course_class__school", admin.RelatedOnlyFieldListFilter),
+        CreditTeacherFilter,
+        "grade",
+    ]
+    list_select_related = [
+        "student",
+        "college",
+        "school_year",
+        "registration__course_class__school",
+        "registration__course_class__teacher__user",
+    ]
+    search_fields = [
+        "student__legal_first_name",
+        "student__legal_last_name",
+        "college_course",
+        "college_course_title",
+    ]
+    search_help_text = (
+        "SERS ID (any form, like tp3 07 4412), student name, or college course (BUS 101)."
+    )
+    fieldsets = [
+        (
+            None,
+            {
+                "description": "Credit is written only by the credit rule: a grade at or above "
+                "the minimum, the year's fee paid or waived, and a registration that is not "
+                "withdrawn. To change it, change the grade on the registration, or record a "
+                "payment or a waiver.",
+                "fields": [
+                    "registration",
+                    "student",
+                    "college",
+                    "school_year",
+                    ("college_course", "college_course_title"),
+                    "college_credits",
+                    "grade",
+                    "earned_on",
+                ],
+            },
+        )
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="SERS ID", ordering="student__sers_id")
+    def sers_id(self, credit):
+        return credit.student.sers_id
+
+    @admin.display(description="student", ordering="student__legal_last_name")
+    def student_name(self, credit):
+        return credit.student.full_name
+
+    @admin.display(description="college course", ordering="college_course")
+    def course(self, credit):
+        return f"{credit.college_course} {credit.college_course_title}"
+
+    @admin.display(description="college", ordering="college__code")
+    def college_code(self, credit):
+        return credit.college.code
+
+    @admin.display(description="school year", ordering="school_year")
+    def year(self, credit):
+        return school_year_label(credit.school_year_id)
+
+    @admin.display(description="school", ordering="registration__course_class__school__name")
+    def school(self, credit):
+        return credit.registration.course_class.school
+
+    @admin.display(
+        description="teacher", ordering="registration__course_class__teacher__user__last_name"
+    )
+    def teacher(self, credit):
+        return credit.registration.course_class.teacher.name
 
 
 # --- Prior-year requests ---------------------------------------------------------------------

@@ -94,6 +94,11 @@ class Registration(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         DELETED = "deleted", "Deleted by staff"
 
+    class Enrollment(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", "Not confirmed yet"
+        CONFIRMED = "confirmed", "Enrolled"
+        REJECTED = "rejected", "Not in the class"
+
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="registrations")
     course_class = models.ForeignKey(
         Class, on_delete=models.PROTECT, related_name="registrations", verbose_name="class"
@@ -113,6 +118,11 @@ class Registration(models.Model):
         default=False,
         help_text="Staff waived the late fee, e.g. a multi-term class over two years.",
     )
+    # The teacher's word on the roster: was the student in the class?
+    enrollment = models.CharField(
+        max_length=12, choices=Enrollment.choices, default=Enrollment.UNCONFIRMED
+    )
+    enrollment_decided_at = models.DateTimeField(null=True, blank=True)
     grade = models.CharField(max_length=2, choices=LetterGrade.choices, blank=True)
     grade_posted_at = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(default=timezone.now)
@@ -159,6 +169,52 @@ class Registration(models.Model):
     @property
     def grade_is_posted(self) -> bool:
         return bool(self.grade)
+
+
+class Credit(models.Model):
+    """College credit earned by a registration: what a student puts on a college application.
+
+    Written and removed only by ``registration.services.credit.credit_evaluate``, the
+    one home of the credit rule; the row copies the college course as it was earned.
+    """
+
+    registration = models.OneToOneField(
+        Registration, on_delete=models.PROTECT, related_name="credit"
+    )
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="credits")
+    college = models.ForeignKey(
+        "articulations.College", on_delete=models.PROTECT, related_name="credits"
+    )
+    school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="credits")
+    college_course = models.CharField(max_length=25)
+    college_course_title = models.CharField(max_length=200)
+    college_credits = models.DecimalField(max_digits=4, decimal_places=1)
+    grade = models.CharField(max_length=2, choices=LetterGrade.choices)
+    earned_on = models.DateField()
+    # The first export batch that sent this row to the college: empty means "not yet exported".
+    exported_batch = models.ForeignKey(
+        "registration.ExportBatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_exported_credits",
+    )
+
+    history = HistoricalRecords(excluded_fields=["exported_batch"])
+
+    class Meta:
+        ordering = ["-school_year", "college_course"]
+        indexes = [
+            models.Index(fields=["college", "school_year"]),
+            models.Index(
+                fields=["college"],
+                condition=Q(exported_batch__isnull=True),
+                name="credit_not_yet_exported",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.student.sers_id} {self.college_course} ({self.school_year})"
 
 
 class PriorYearRequest(models.Model):
@@ -213,3 +269,70 @@ class PriorYearRequest(models.Model):
 
     def __str__(self):
         return f"{self.student.sers_id} {self.course_class}"
+
+
+class Registrar(models.Model):
+    """A college registrar: sees and exports that college's earned credit, and nothing else."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="registrar"
+    )
+    college = models.ForeignKey(
+        "articulations.College", on_delete=models.PROTECT, related_name="registrars"
+    )
+
+    def __str__(self):
+        return f"{self.user.get_full_name() or self.user.get_username()} ({self.college.code})"
+
+
+class ExportBatch(models.Model):
+    """One download of a credit list: who, when, which filters, how many rows, and the file's hash."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Being prepared"
+        COMPLETE = "complete", "Ready"
+        FAILED = "failed", "Failed"
+
+    college = models.ForeignKey(
+        "articulations.College",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="export_batches",
+        help_text="Empty: staff exported several colleges at once.",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=20, default="web", help_text="web, admin or command line")
+    format = models.CharField(max_length=4, choices=Format.choices)
+    filters = models.JSONField(default=dict)
+    exporter = models.CharField(max_length=30, default="college_credits")
+    # Rows up to this credit id belong to the batch: later credits wait for the next one.
+    last_credit_id = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    file = models.FileField(upload_to="exports/", blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "export batches"
+
+    def __str__(self):
+        return f"Export {self.pk} ({self.get_format_display()}, {self.row_count} rows)"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.rows_total:
+            return 0 if self.status == self.Status.BUILDING else 100
+        return min(100, round(100 * self.rows_done / self.rows_total))

@@ -1,14 +1,25 @@
 """Reads about students that pages share."""
 
+import re
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from articulations.models import Articulation, Class, School
+from articulations.grades import meets_minimum
+from articulations.models import Articulation, Class, School, Teacher
+from articulations.school_year import school_year_label
 from articulations.selectors import YearTerms, year_terms_many
-from registration.models import PriorYearRequest, Registration, Student
+from payments.selectors import FeeState, fee_states
+from registration.models import (
+    Credit,
+    ExportBatch,
+    PriorYearRequest,
+    Registrar,
+    Registration,
+    Student,
+)
 from sers.formatting import dollars
 
 
@@ -27,11 +38,36 @@ def student_for_user(user) -> Student:
 
 # --- Registrations ------------------------------------------------------------------------
 
-STATUS_WORDS = {
-    Registration.Status.REGISTERED: "Registered",
-    Registration.Status.WITHDRAWN: "Withdrawn",
-    Registration.Status.DELETED: "Removed by our office",
-}
+
+class StudentStatus:
+    """The words a student reads for a registration, the same on every page and email."""
+
+    REGISTERED = "Registered"
+    ENROLLED = "Enrolled"
+    CREDIT_EARNED = "Graded — credit earned"
+    BELOW_MINIMUM = "Graded — below the minimum grade"
+    FEE_NOT_SETTLED = "Grade posted — fee not settled"
+    WITHDRAWN = "Withdrawn"
+    REJECTED = "Not in the class, says your teacher"
+    REMOVED = "Removed by our office"
+
+
+def student_status(registration: Registration, *, has_credit: bool) -> str:
+    if registration.status == Registration.Status.DELETED:
+        return StudentStatus.REMOVED
+    if registration.status == Registration.Status.WITHDRAWN:
+        return StudentStatus.WITHDRAWN
+    if registration.enrollment == Registration.Enrollment.REJECTED:
+        return StudentStatus.REJECTED
+    if registration.grade_is_posted:
+        if has_credit:
+            return StudentStatus.CREDIT_EARNED
+        if not meets_minimum(registration.grade, registration.articulation.minimum_grade):
+            return StudentStatus.BELOW_MINIMUM
+        return StudentStatus.FEE_NOT_SETTLED
+    if registration.enrollment == Registration.Enrollment.CONFIRMED:
+        return StudentStatus.ENROLLED
+    return StudentStatus.REGISTERED
 
 
 @dataclass(frozen=True)
@@ -40,6 +76,7 @@ class RegistrationLine:
     status_word: str
     still_needed: list[str]
     can_withdraw: bool
+    credit: Credit | None
 
 
 @dataclass(frozen=True)
@@ -52,9 +89,17 @@ class SchoolYearRegistrations:
     def label(self) -> str:
         return self.terms.label
 
+    @property
+    def has_credit(self) -> bool:
+        return any(line.credit for line in self.lines)
 
-def registrations_by_year(student: Student) -> list[SchoolYearRegistrations]:
+
+def registrations_by_year(
+    student: Student, settled_years: set[int] = frozenset()
+) -> list[SchoolYearRegistrations]:
     """The student's registrations, newest school year first, with what each still needs.
+
+    ``settled_years`` are the years whose fee is paid or waived (from payments).
 
     A fixed number of queries however many rows: one for the registrations with
     everything a line shows, one for the years' fee and date overrides.
@@ -66,6 +111,7 @@ def registrations_by_year(student: Student) -> list[SchoolYearRegistrations]:
             "articulation__college",
             "course_class__school__consortium",
             "course_class__teacher__user",
+            "credit__college",
         )
         .order_by("-school_year_id", "registered_at", "pk")
     )
@@ -83,7 +129,10 @@ def registrations_by_year(student: Student) -> list[SchoolYearRegistrations]:
         groups.append(
             SchoolYearRegistrations(
                 terms=year_terms,
-                lines=[_line(registration, year_terms) for registration in year_registrations],
+                lines=[
+                    _line(registration, year_terms, fee_settled=start_year in settled_years)
+                    for registration in year_registrations
+                ],
                 owes_late_fee=any(
                     _owes_late_fee(registration) for registration in year_registrations
                 ),
@@ -96,21 +145,33 @@ def _owes_late_fee(registration: Registration) -> bool:
     return registration.is_active and registration.is_late and not registration.late_fee_waived
 
 
-def _line(registration: Registration, terms: YearTerms) -> RegistrationLine:
+def _credit_of(registration: Registration) -> Credit | None:
+    try:
+        return registration.credit
+    except Credit.DoesNotExist:
+        return None
+
+
+def _line(registration: Registration, terms: YearTerms, *, fee_settled: bool) -> RegistrationLine:
+    credit = _credit_of(registration)
     still_needed = []
-    if registration.is_active:
+    in_class = (
+        registration.is_active and registration.enrollment != Registration.Enrollment.REJECTED
+    )
+    if in_class and not fee_settled:
         still_needed.append(
             f"The {terms.label} fee ({dollars(terms.consortium_fee)}) paid, or a fee waiver"
         )
-        if not registration.grade_is_posted:
-            still_needed.append(
-                f"Your final grade: {registration.articulation.get_minimum_grade_display()} or better"
-            )
+    if in_class and not registration.grade_is_posted:
+        still_needed.append(
+            f"Your final grade: {registration.articulation.get_minimum_grade_display()} or better"
+        )
     return RegistrationLine(
         registration=registration,
-        status_word=STATUS_WORDS[registration.status],
+        status_word=student_status(registration, has_credit=credit is not None),
         still_needed=still_needed,
         can_withdraw=registration.is_active and not registration.grade_is_posted,
+        credit=credit,
     )
 
 
@@ -174,3 +235,250 @@ def prior_years_with_classes(school: School, *, before: int) -> list[int]:
         .distinct()
         .order_by("-school_year_id")
     )
+
+
+def credits_for_certificate(student: Student, start_year: int) -> list[Credit]:
+    return list(
+        Credit.objects.filter(student=student, school_year_id=start_year)
+        .select_related(
+            "college",
+            "registration__course_class__school__consortium",
+            "registration__articulation",
+        )
+        .order_by("college__name", "college_course")
+    )
+
+
+# --- Teachers: their classes and rosters ---------------------------------------------------
+
+
+def teacher_for_user(user) -> Teacher:
+    """The signed-in user's own teacher record; 404 for anyone who is not a teacher.
+
+    Every teacher page starts here, so a teacher only ever reaches their own classes.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    try:
+        # Through the user, so the page header's ``user.teacher`` asks nothing more.
+        return user.teacher
+    except Teacher.DoesNotExist:
+        raise Http404("This page is for teachers.") from None
+
+
+def teacher_classes(teacher: Teacher, start_year: int) -> list[Class]:
+    """The teacher's classes of a school year, each with its roster counted in the same query.
+
+    ``registered``: students registered (not withdrawn or deleted); ``confirmed``: of
+    those, the ones the teacher marked enrolled; ``graded``: those with a grade posted.
+    """
+    registered = Q(registrations__status=Registration.Status.REGISTERED)
+    return list(
+        Class.objects.filter(teacher=teacher, school_year_id=start_year)
+        .select_related("school", "school_year")
+        .prefetch_related("articulations")
+        .annotate(
+            registered_count=Count("registrations", filter=registered),
+            confirmed_count=Count(
+                "registrations",
+                filter=registered & Q(registrations__enrollment=Registration.Enrollment.CONFIRMED),
+            ),
+            # Posted grades are never "": greater than "" is "has a grade".
+            graded_count=Count("registrations", filter=registered & Q(registrations__grade__gt="")),
+        )
+        .order_by("school__name", "term", "period", "pk")
+    )
+
+
+def teacher_class(teacher: Teacher, class_id: int) -> Class:
+    """One of the teacher's own classes; 404 for anyone else's."""
+    return get_object_or_404(
+        Class.objects.select_related(
+            "school__consortium", "school_year", "teacher__user"
+        ).prefetch_related("articulations"),
+        pk=class_id,
+        teacher=teacher,
+    )
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One student on a class roster, with the words the teacher reads about them."""
+
+    registration: Registration
+    grade_level: int
+    fee_state: str
+    status_word: str
+
+    @property
+    def student(self) -> Student:
+        return self.registration.student
+
+
+def roster_lines(course_class: Class) -> list[RosterLine]:
+    """Every student registered in the class, by name, in a fixed number of queries.
+
+    One query for the registrations with their students, college courses and credit
+    records; the fee states come from ``payments.selectors.fee_states`` in bulk.
+    """
+    registrations = list(
+        Registration.objects.filter(
+            course_class=course_class, status=Registration.Status.REGISTERED
+        )
+        .select_related("student", "articulation", "credit")
+        .order_by("student__legal_last_name", "student__legal_first_name", "pk")
+    )
+    fees = fee_states(
+        [registration.student for registration in registrations], course_class.school_year_id
+    )
+    return [
+        RosterLine(
+            registration=registration,
+            grade_level=registration.student.grade_in_school_year(course_class.school_year_id),
+            fee_state=fees.get(registration.student_id, FeeState.UNPAID).label,
+            # select_related caches a missing credit: hasattr asks the database nothing.
+            status_word=student_status(registration, has_credit=hasattr(registration, "credit")),
+        )
+        for registration in registrations
+    ]
+
+
+# --- College registrars: their college's credit list and its export batches ---------------
+
+
+def registrar_for_user(user) -> Registrar:
+    """The signed-in user's own registrar record; 404 for anyone who is not a registrar.
+
+    Every registrar page starts here, and the college of every list and file comes
+    from this record, never from the request: a registrar only reaches their college.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    try:
+        # Through the user, so the page header's ``user.registrar`` asks nothing more.
+        return user.registrar
+    except Registrar.DoesNotExist:
+        raise Http404("This page is for college registrars.") from None
+
+
+@dataclass(frozen=True)
+class CreditFilterChoices:
+    """The values a registrar can filter by: the ones present in the college's credit."""
+
+    years: list[int]
+    terms: list[str]
+    schools: list[tuple[int, str]]
+    courses: list[str]
+
+
+def registrar_filter_choices(college_id: int) -> CreditFilterChoices:
+    """Four small queries, however many credits: each distinct value once, in order."""
+    credits = Credit.objects.filter(college_id=college_id)
+    term = "registration__course_class__term"
+    return CreditFilterChoices(
+        years=list(
+            credits.values_list("school_year_id", flat=True).distinct().order_by("-school_year_id")
+        ),
+        terms=list(
+            credits.exclude(**{term: ""}).values_list(term, flat=True).distinct().order_by(term)
+        ),
+        schools=list(
+            School.objects.filter(
+                pk__in=credits.order_by().values("registration__course_class__school_id")
+            )
+            .order_by("name")
+            .values_list("pk", "name")
+        ),
+        courses=list(
+            credits.values_list("college_course", flat=True).distinct().order_by("college_course")
+        ),
+    )
+
+
+def credit_counts(credits: QuerySet[Credit]) -> dict[str, int]:
+    """How many rows match, and how many of them no batch has exported yet: one query."""
+    return credits.aggregate(
+        total=Count("pk"), not_exported=Count("pk", filter=Q(exported_batch__isnull=True))
+    )
+
+
+def credit_list_rows(credits: QuerySet[Credit]) -> QuerySet[Credit]:
+    """The rows of the page's table with what each shows, in the same query."""
+    return credits.select_related("student", "school_year", "registration__course_class__school")
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """An export batch with its filters in words and who asked for it."""
+
+    batch: ExportBatch
+    filters_words: str
+
+    @property
+    def who(self) -> str:
+        user = self.batch.requested_by
+        if user is None:
+            return "Command line" if self.batch.via == "command line" else "Unknown"
+        return user.get_full_name() or user.get_username()
+
+
+def filters_in_words(filters: dict, school_names: dict[int, str]) -> str:
+    """A batch's filters as a registrar reads them: "2025-26, Fall, BUS 101, not yet exported"."""
+    parts = []
+    if filters.get("school_year"):
+        parts.append(school_year_label(filters["school_year"]))
+    else:
+        parts.append("All school years")
+    if filters.get("term"):
+        parts.append(f"term {filters['term']}")
+    if filters.get("school_id"):
+        parts.append(school_names.get(filters["school_id"], f"school {filters['school_id']}"))
+    if filters.get("course"):
+        parts.append(filters["course"])
+    if filters.get("credit_ids"):
+        count = len(filters["credit_ids"])
+        parts.append(f"{count} chosen row{'' if count == 1 else 's'}")
+    parts.append("not yet exported only" if filters.get("new_only") else "exported or not")
+    return ", ".join(parts)
+
+
+def batch_lines(batches: list[ExportBatch]) -> list[BatchLine]:
+    """Each batch with its filters in words; the schools they name come in one query."""
+    school_ids = {batch.filters.get("school_id") for batch in batches} - {None}
+    school_names = (
+        dict(School.objects.filter(pk__in=school_ids).values_list("pk", "name"))
+        if school_ids
+        else {}
+    )
+    return [
+        BatchLine(batch=batch, filters_words=filters_in_words(batch.filters, school_names))
+        for batch in batches
+    ]
+
+
+REGISTRAR_BATCHES_SHOWN = 20
+
+
+def registrar_batches(college_id: int, limit: int = REGISTRAR_BATCHES_SHOWN) -> list[BatchLine]:
+    """The college's latest export batches, newest first."""
+    batches = list(
+        ExportBatch.objects.filter(college_id=college_id)
+        .select_related("requested_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return batch_lines(batches)
+
+
+def registrar_batch(registrar: Registrar, batch_id: int) -> ExportBatch:
+    """One of the registrar's college's batches; 404 for any other college's (or staff's)."""
+    return get_object_or_404(
+        ExportBatch.objects.select_related("requested_by", "college"),
+        pk=batch_id,
+        college_id=registrar.college_id,
+    )
+
+
+def export_file_name(*, college_code: str, day, file_format: str) -> str:
+    """``credits-BC-2026-02-01.csv``: the same name on the page, on re-download and in the admin."""
+    code = re.sub(r"[^A-Za-z0-9_-]", "", college_code) or "college"
+    return f"credits-{code}-{day.isoformat()}.{file_format}"

@@ -1,14 +1,24 @@
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from articulations.selectors import current_terms
+from articulations.grades import LetterGrade
+from articulations.school_year import local_today, school_year_label
+from articulations.selectors import current_school_year, current_terms
+from payments.selectors import settled_years
+from registration.exports import CollegeCreditExporter, CreditFilters
 from registration.forms import (
     ForgotLoginForm,
     LoginForm,
@@ -19,27 +29,44 @@ from registration.forms import (
     SchoolPickForm,
     SignupForm,
 )
+from registration.models import ExportBatch, Registration
 from registration.selectors import (
+    batch_lines,
     classes_open_for_registration,
+    credit_counts,
+    credit_list_rows,
+    credits_for_certificate,
+    export_file_name,
     open_prior_year_requests,
     prior_years_with_classes,
+    registrar_batch,
+    registrar_batches,
+    registrar_filter_choices,
+    registrar_for_user,
     registration_of_student,
     registrations_by_year,
+    roster_lines,
     student_for_user,
+    teacher_class,
+    teacher_for_user,
 )
+from registration.selectors import teacher_classes as classes_of_teacher
 from registration.services.accounts import (
     AccountError,
     forgot_login_send,
     student_create,
     student_update_profile,
 )
+from registration.services.exports import export_csv_stream, export_xlsx_start
 from registration.services.registrations import (
     RegistrationRefused,
+    class_terms,
     prior_year_request_create,
     registration_create,
     registration_window_refusal,
     registration_withdraw,
 )
+from registration.services.teaching import RosterEntry, roster_save
 
 # Enough for a student who mistypes; too few to probe which addresses have accounts.
 RECOVERY_RATE_PER_IP = "10/h"
@@ -141,7 +168,7 @@ def registrations(request):
         "registration/registrations.html",
         {
             "student": student,
-            "years": registrations_by_year(student),
+            "years": registrations_by_year(student, settled_years(student)),
             "open_requests": open_prior_year_requests(student),
         },
     )
@@ -282,3 +309,408 @@ def _picked_year(request, year_choices: list[int]) -> int | None:
     if typed.isdigit() and int(typed) in year_choices:
         return int(typed)
     return year_choices[0] if year_choices else None
+
+
+@login_required
+def certificate(request, start_year: int):
+    student = student_for_user(request.user)
+    credits = credits_for_certificate(student, start_year)
+    consortia = sorted(
+        {credit.registration.course_class.school.consortium.name for credit in credits}
+    )
+    return render(
+        request,
+        "registration/certificate.html",
+        {
+            "student": student,
+            "credits": credits,
+            "consortia": consortia,
+            "label": school_year_label(start_year),
+            "total": sum(credit.college_credits for credit in credits),
+        },
+    )
+
+
+# --- Teachers: my classes and the roster ---------------------------------------------------
+
+
+def _not_approved(request, teacher):
+    """The page an unapproved (or no longer approved) teacher sees instead of their classes."""
+    today = local_today()
+    expired_on = (
+        teacher.approval_expires_on
+        if teacher.approved_on
+        and teacher.approval_expires_on
+        and today > teacher.approval_expires_on
+        else None
+    )
+    return render(
+        request,
+        "registration/teacher_not_approved.html",
+        {"teacher": teacher, "expired_on": expired_on},
+        status=403,
+    )
+
+
+@login_required
+def teacher_classes(request):
+    teacher = teacher_for_user(request.user)
+    if not teacher.is_approved_on(local_today()):
+        return _not_approved(request, teacher)
+    school_year = current_school_year()
+    return render(
+        request,
+        "registration/teacher_classes.html",
+        {
+            "teacher": teacher,
+            "school_year": school_year,
+            "classes": classes_of_teacher(teacher, school_year.start_year),
+        },
+    )
+
+
+class RosterForm(forms.Form):
+    """Enrollment and final grade for every student of a roster, in one form.
+
+    Fields are named ``enrollment-<registration id>`` and ``grade-<registration id>``.
+    A student who registered after the page was loaded has no fields in the post:
+    their current values are kept. Fields for a registration no longer on the roster
+    are passed on, so ``roster_save`` can say so.
+    """
+
+    GRADE_CHOICES = [("", "—"), *LetterGrade.choices]
+
+    def __init__(self, data=None, *, lines):
+        self.lines = lines
+        if data is not None:
+            data = data.copy()
+            for line in lines:
+                registration = line.registration
+                data.setdefault(f"enrollment-{registration.pk}", registration.enrollment)
+                data.setdefault(f"grade-{registration.pk}", registration.grade)
+        super().__init__(data)
+        for line in lines:
+            registration, name = line.registration, line.student.full_name
+            self.fields[f"enrollment-{registration.pk}"] = forms.ChoiceField(
+                label=f"Enrollment for {name}",
+                choices=Registration.Enrollment.choices,
+                initial=registration.enrollment,
+                error_messages={
+                    "required": f"Choose whether {name} is enrolled",
+                    "invalid_choice": f"Choose Not confirmed yet, Enrolled or Not in the class for {name}",
+                },
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
+            self.fields[f"grade-{registration.pk}"] = forms.ChoiceField(
+                label=f"Final grade for {name}",
+                choices=self.GRADE_CHOICES,
+                required=False,
+                initial=registration.grade,
+                error_messages={
+                    "invalid_choice": f"Choose a grade from the list for {name}, or — for no grade yet",
+                },
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
+
+    def rows(self):
+        """Each roster line with its two bound fields, for the template."""
+        rows = []
+        for line in self.lines:
+            enrollment = self[f"enrollment-{line.registration.pk}"]
+            grade = self[f"grade-{line.registration.pk}"]
+            for field in (enrollment, grade):
+                if field.errors:
+                    # The message beside the field is read with it; the red border is not alone.
+                    field.field.widget.attrs.update(
+                        {
+                            "class": "form-select is-invalid",
+                            "aria-describedby": f"{field.id_for_label}-error",
+                        }
+                    )
+            rows.append((line, enrollment, grade))
+        return rows
+
+    def entries(self) -> list[RosterEntry]:
+        entries = [
+            RosterEntry(
+                registration_id=line.registration.pk,
+                enrollment=self.cleaned_data[f"enrollment-{line.registration.pk}"],
+                grade=self.cleaned_data[f"grade-{line.registration.pk}"],
+            )
+            for line in self.lines
+        ]
+        on_roster = {line.registration.pk for line in self.lines}
+        for key in self.data:
+            prefix, _, registration_id = key.partition("-")
+            if (
+                prefix == "enrollment"
+                and registration_id.isdigit()
+                and int(registration_id) not in on_roster
+            ):
+                entries.append(
+                    RosterEntry(
+                        registration_id=int(registration_id),
+                        enrollment=self.data[key],
+                        grade=self.data.get(f"grade-{registration_id}", ""),
+                    )
+                )
+        return entries
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster(request, class_id: int):
+    teacher = teacher_for_user(request.user)
+    if not teacher.is_approved_on(local_today()):
+        return _not_approved(request, teacher)
+    course_class = teacher_class(teacher, class_id)
+    lines = roster_lines(course_class)
+    form = RosterForm(request.POST if request.method == "POST" else None, lines=lines)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = roster_save(
+                teacher=teacher, course_class=course_class, entries=form.entries()
+            )
+        except RegistrationRefused as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            messages.success(
+                request, f"Roster saved: {changed} student{pluralize(changed)} updated."
+            )
+            return redirect("registration:roster", class_id=course_class.pk)
+    terms = class_terms(course_class)
+    return render(
+        request,
+        "registration/roster.html",
+        {
+            "teacher": teacher,
+            "course_class": course_class,
+            "terms": terms,
+            "grading_is_open": terms.grading_is_open(),
+            "form": form,
+            "lines": lines,
+        },
+    )
+
+
+# --- College registrars: the college's credit list and its downloads ------------------------
+
+CREDITS_PER_PAGE = 50
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class CreditFilterForm(forms.Form):
+    """A registrar's filters: from the page's query string, or a download form's hidden fields.
+
+    The college is not among them: it is always the registrar's own. The fields take any
+    value of the right type, so a school or course of another college simply matches
+    nothing; the lists offer the values present in the college's credit.
+    """
+
+    year = forms.IntegerField(
+        label="School year",
+        required=False,
+        min_value=2000,
+        max_value=2200,
+        error_messages=dict.fromkeys(
+            ["invalid", "min_value", "max_value"], "Choose a school year from the list"
+        ),
+        widget=forms.Select,
+    )
+    term = forms.CharField(
+        label="Term",
+        required=False,
+        max_length=30,
+        widget=forms.Select,
+    )
+    school = forms.IntegerField(
+        label="High school",
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        error_messages=dict.fromkeys(
+            ["invalid", "min_value", "max_value"], "Choose a high school from the list"
+        ),
+        widget=forms.Select,
+    )
+    course = forms.CharField(
+        label="College course",
+        required=False,
+        max_length=25,
+        widget=forms.Select,
+    )
+    new_only = forms.BooleanField(
+        label="Only credits not yet exported",
+        required=False,
+    )
+
+    def __init__(self, data=None, *, choices=None):
+        super().__init__(data)
+        if choices is not None:
+            self.fields["year"].widget.choices = [
+                ("", "All school years"),
+                *((year, school_year_label(year)) for year in choices.years),
+            ]
+            self.fields["term"].widget.choices = [
+                ("", "All terms"),
+                *((term, term) for term in choices.terms),
+            ]
+            self.fields["school"].widget.choices = [("", "All high schools"), *choices.schools]
+            self.fields["course"].widget.choices = [
+                ("", "All college courses"),
+                *((course, course) for course in choices.courses),
+            ]
+
+    def credit_filters(self, college_id: int) -> CreditFilters:
+        """The filters for the registrar's college; call after ``is_valid``."""
+        data = self.cleaned_data if self.is_bound else {}
+        return CreditFilters(
+            college_id=college_id,
+            school_year=data.get("year"),
+            term=data.get("term", ""),
+            school_id=data.get("school"),
+            course=data.get("course", ""),
+            new_only=bool(data.get("new_only")),
+        )
+
+    def download_fields(self) -> list[tuple[str, str]]:
+        """The filters in force, as hidden fields of the download forms."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        fields = []
+        for name, value in self.cleaned_data.items():
+            if value is True:
+                fields.append((name, "on"))
+            elif value not in (None, "", False):
+                fields.append((name, str(value)))
+        return fields
+
+
+def _registrar_page(request, registrar, data, *, status: int = 200):
+    """The credit list: counts, a page of rows and the latest batches; a bad filter shows none.
+
+    A fixed number of queries however many rows: the filter lists, the counts, one
+    page of rows with their students and schools, and the latest batches.
+    """
+    college_id = registrar.college_id
+    form = CreditFilterForm(data, choices=registrar_filter_choices(college_id))
+    counts = page = page_numbers = None
+    if not form.is_bound or form.is_valid():
+        credits = CollegeCreditExporter(form.credit_filters(college_id)).queryset()
+        counts = credit_counts(credits)
+        page = Paginator(credit_list_rows(credits), CREDITS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        page_numbers = page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
+    return render(
+        request,
+        "registration/registrar.html",
+        {
+            "registrar": registrar,
+            "form": form,
+            "counts": counts,
+            "page": page,
+            "page_numbers": page_numbers,
+            "download_fields": form.download_fields(),
+            "batches": registrar_batches(college_id),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def registrar_credits(request):
+    registrar = registrar_for_user(request.user)
+    # Only ?page=… is no filter at all: the form stays unbound, every row shows.
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return _registrar_page(request, registrar, filters or None)
+
+
+def _filters_posted(request, registrar):
+    """The filters a download form posted, for the registrar's college; or the page with errors."""
+    form = CreditFilterForm(request.POST)
+    if not form.is_valid():
+        return None, _registrar_page(request, registrar, request.POST, status=400)
+    return form.credit_filters(registrar.college_id), None
+
+
+@login_required
+@require_POST
+def registrar_csv(request):
+    """The CSV of the current filters, streamed; the batch is recorded once the last row went out."""
+    registrar = registrar_for_user(request.user)
+    filters, error_page = _filters_posted(request, registrar)
+    if error_page:
+        return error_page
+    response = StreamingHttpResponse(
+        export_csv_stream(
+            exporter=CollegeCreditExporter(filters), requested_by=request.user, via="web"
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    name = export_file_name(
+        college_code=registrar.college.code, day=local_today(), file_format="csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # A proxy (nginx) must pass the rows on as they come, not hold the whole file first.
+    response["X-Accel-Buffering"] = "no"
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_POST
+def registrar_xlsx(request):
+    """Queue the Excel file of the current filters; its page shows the progress."""
+    registrar = registrar_for_user(request.user)
+    filters, error_page = _filters_posted(request, registrar)
+    if error_page:
+        return error_page
+    batch = export_xlsx_start(
+        exporter=CollegeCreditExporter(filters), requested_by=request.user, via="web"
+    )
+    return redirect("registration:registrar_batch", batch_id=batch.pk)
+
+
+@login_required
+@require_GET
+def registrar_batch_page(request, batch_id: int):
+    registrar = registrar_for_user(request.user)
+    batch = registrar_batch(registrar, batch_id)
+    (line,) = batch_lines([batch])
+    return render(
+        request,
+        "registration/registrar_batch.html",
+        {
+            "registrar": registrar,
+            "line": line,
+            "batch": batch,
+            "building": batch.status == ExportBatch.Status.BUILDING,
+        },
+    )
+
+
+@login_required
+@require_GET
+def registrar_batch_download(request, batch_id: int):
+    """The batch's file again, byte for byte: its SHA-256 is the one on the page."""
+    registrar = registrar_for_user(request.user)
+    batch = registrar_batch(registrar, batch_id)
+    if batch.status != ExportBatch.Status.COMPLETE or not batch.file:
+        raise Http404("This file is not ready.")
+    response = FileResponse(
+        batch.file.open("rb"),
+        as_attachment=True,
+        filename=export_file_name(
+            college_code=registrar.college.code,
+            day=timezone.localdate(batch.created_at),
+            file_format=batch.format,
+        ),
+        content_type=XLSX_CONTENT_TYPE
+        if batch.format == ExportBatch.Format.XLSX
+        else "text/csv; charset=utf-8",
+    )
+    add_never_cache_headers(response)
+    return response

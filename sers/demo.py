@@ -27,7 +27,7 @@ from articulations.models import (
     Teacher,
 )
 from articulations.selectors import current_school_year
-from registration.models import Student, graduation_year_for
+from registration.models import Registrar, Student, graduation_year_for
 from registration.services.accounts import student_insert_with_new_sers_id
 from sers import demo_catalog as catalog
 
@@ -54,7 +54,7 @@ DEMO_ACCOUNTS = [
     # role group, username, first, last, where to go, is_staff
     (Roles.STUDENT, "student", "Maya", "Lopez", "/accounts/profile/", False),
     (Roles.TEACHER, "teacher", "Daniel", "Kim", "/", False),
-    (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/", False),
+    (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/registrar/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
 ]
 
@@ -166,6 +166,7 @@ def _load_catalog() -> None:
     last_year, _ = SchoolYear.objects.get_or_create(start_year=school_year.start_year - 1)
     _load_teachers_and_classes(schools, last_year)
     _load_student(schools["Bellevue High School"], school_year)
+    _load_registrar(colleges["BC"])
 
 
 def _load_student(school: School, school_year: SchoolYear) -> None:
@@ -236,3 +237,10 @@ def _load_teachers_and_classes(schools: dict[str, School], school_year: SchoolYe
                 )
                 if created:
                     klass.articulations.add(*articulations)
+
+
+def _load_registrar(college: College) -> None:
+    """The demo registrar downloads Bellevue College's credit list."""
+    Registrar.objects.get_or_create(
+        user=get_user_model().objects.get(username="registrar"), defaults={"college": college}
+    )

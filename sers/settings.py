@@ -176,6 +176,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # The outbox's safety net: an email whose task was lost is queued again.
     "send-stuck-emails": {"task": "outbox.tasks.send_ready_emails", "schedule": 300},
+    # Staff verify free/reduced-lunch waivers in bulk; this puts each one in their queue.
+    "open-free-lunch-waivers": {
+        "task": "payments.tasks.open_free_lunch_waivers",
+        "schedule": 900,
+    },
 }
 
 # --- Mail ---------------------------------------------------------------------
@@ -240,6 +245,10 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static files -------------------------------------------------------------
+
+# Export files (registrars' credit lists) are kept here so staff can download a batch again.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "media/"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -6,6 +6,8 @@ fails) the tests that need a service that does not answer.
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sers")
@@ -25,3 +27,6 @@ STRIPE_WEBHOOK_SECRET = "whsec_tests_only"  # noqa: S105 - signs test webhooks o
 # Static files come straight from the app and static/ folders; nothing is collected.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# Each run writes its export files to a fresh folder of its own.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="sers-test-media-"))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("articulations/", include("articulations.urls")),
     path("", include("registration.urls")),
+    path("payments/", include("payments.urls")),
     path("accounts/login/", registration_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

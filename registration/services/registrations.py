@@ -15,6 +15,7 @@ from articulations.school_year import WindowState, school_year_label, start_year
 from articulations.selectors import YearTerms, year_terms
 from outbox.services import email_queue
 from registration.models import GRADES, PriorYearRequest, Registration, Student
+from registration.services.credit import credit_evaluate
 from sers.formatting import long_date
 
 
@@ -199,6 +200,7 @@ def registration_withdraw(*, registration: Registration) -> Registration:
         registration.status_reason = "Withdrawn by the student."
         registration.changed_by = registration.student.user
         registration.save(update_fields=["status", "status_reason", "changed_by", "updated_at"])
+        credit_evaluate(registration=registration)
     return registration
 
 
@@ -215,6 +217,7 @@ def registration_delete_by_staff(*, registration: Registration, staff_user, reas
         registration.status_reason = reason
         registration.changed_by = staff_user
         registration.save(update_fields=["status", "status_reason", "changed_by", "updated_at"])
+        credit_evaluate(registration=registration)
     return True
 
 

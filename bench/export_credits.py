@@ -1,0 +1,777 @@
+"""Benchmark: a college's earned-credit export (CSV and XLSX) against PostgreSQL's own COPY.
+
+Not a test: a report anyone can run. It fills a PostgreSQL database made for it
+(``sers_bench`` unless DATABASE_URL names another ``*bench`` database) with N
+earned credits, then for each N times
+
+* the CSV exactly as the download streams it (``csv_chunks`` over
+  ``CollegeCreditExporter``), into a sink that only counts bytes;
+* the same query as raw ``COPY (...) TO STDOUT WITH CSV``, and the ratio;
+* the XLSX (``write_xlsx``) into a temporary file, for N up to ``--xlsx-max``;
+* ``export_csv_stream`` end to end (snapshot, stream, file copy, batch) once,
+  for the smallest N;
+
+and reports rows/s, the peak of Python allocations (tracemalloc) and the peak
+growth of the resident set (RSS). Each measurement runs in a fresh child process,
+so one measurement's memory does not hide or inflate another's.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sers_bench \\
+        .venv/bin/python bench/export_credits.py --rows 10000 --rows 100000
+
+See bench/README.md. Exit status 0 is a finished report, whatever the numbers.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sers_bench"
+# SERS IDs are TP3-NN-NNNN: six digits, a million students at most.
+MAX_ROWS = 1_000_000
+COLLEGE_CODE = "BENCH"
+RESULT_MARK = "BENCH-RESULT "
+MB = 1024 * 1024
+
+# Targets from the issue.
+TARGET_COPY_RATIO = 2.0
+TARGET_MEMORY_MB = 20.0
+TARGET_XLSX_ROWS = 100_000
+TARGET_XLSX_SECONDS = 10.0
+
+
+# --- Environment and database --------------------------------------------------------------
+
+
+def configure_environment() -> None:
+    """Settings for a benchmark run: the bench database, DEBUG off, no broker, media in /tmp."""
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "sers.settings"
+    os.environ["DEBUG"] = "0"  # DEBUG would keep every query in memory
+    os.environ.pop("REDIS_URL", None)  # nothing here queues a task
+    if "SERS_BENCH_MEDIA" not in os.environ:
+        os.environ["SERS_BENCH_MEDIA"] = tempfile.mkdtemp(prefix="sers-bench-media-")
+    # export_csv_stream keeps its batch file under MEDIA_ROOT: never the project's media/.
+    os.environ["MEDIA_ROOT"] = os.environ["SERS_BENCH_MEDIA"]
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def database_settings() -> dict:
+    """DATABASE_URL, parsed; refuses anything but a PostgreSQL database named ``*bench``."""
+    import dj_database_url
+
+    url = os.environ["DATABASE_URL"]
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit(
+            f"DATABASE_URL must be PostgreSQL (postgres://...), not {config['ENGINE']}."
+        )
+    name = config.get("NAME") or ""
+    if not name.endswith("bench"):
+        raise SystemExit(
+            f"The benchmark empties the tables of its database: it runs only on a database "
+            f"whose name ends in 'bench' (e.g. sers_bench), not {name!r}."
+        )
+    return config
+
+
+def ensure_database(config: dict) -> None:
+    """CREATE DATABASE when it is missing, from the server's ``postgres`` database."""
+    import psycopg2
+    from psycopg2 import sql
+
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=config.get("USER") or None,
+        password=config.get("PASSWORD") or None,
+        host=config.get("HOST") or None,
+        port=config.get("PORT") or None,
+    )
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+            if cursor.fetchone() is None:
+                print(f"Creating database {config['NAME']}")
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+    finally:
+        connection.close()
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+# --- Data ---------------------------------------------------------------------------------
+
+# One statement per table, every row made by PostgreSQL from the series index: no Python loop.
+# FK triggers are off while they run (session_replication_role = replica, see build_rows):
+# the rows are made consistent by construction.
+INSERT_USERS = """
+INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email,
+                       is_staff, is_active, date_joined)
+SELECT %(base)s + i, '!', false, 'bench' || i, '', '', '', false, true, now()
+FROM generate_series(1, %(n)s) AS i
+"""
+
+INSERT_STUDENTS = """
+INSERT INTO registration_student (
+    id, sers_id, legal_first_name, legal_middle_name, legal_last_name, date_of_birth,
+    expected_graduation_year, street, city, state, zip_code, phone, email, free_reduced_lunch,
+    guardian_name, guardian_email, created_at, updated_at, school_id, user_id)
+SELECT
+    i,
+    'TP3-' || substr(lpad((i - 1)::text, 6, '0'), 1, 2) || '-'
+        || substr(lpad((i - 1)::text, 6, '0'), 3, 4),
+    (ARRAY['Ava', 'Liam', 'Sofía', 'Noah', 'Mei', 'Mateo', 'Aaliyah', 'Dmitri', 'Zoë', 'Kai'])
+        [1 + i %% 10],
+    CASE WHEN i %% 3 = 0 THEN '' ELSE (ARRAY['Grace', 'James', 'Lee', 'Marie', 'Ray'])[1 + i %% 5] END,
+    (ARRAY['Nguyễn', 'Smith', 'García', 'O''Brien', 'Kim', 'Johnson', 'Patel', 'Müller',
+           'Lopez-Reyes', 'Williams', 'Chen', 'Okafor'])[1 + (i / 10) %% 12],
+    date '2007-09-01' + (i %% 1461),
+    2026 + i %% 4,
+    (100 + i %% 19900)::text || ' '
+        || (ARRAY['NE 8th St', 'Main St', 'Bellevue Way NE', '148th Ave SE', 'Lake Hills Blvd'])
+        [1 + i %% 5],
+    (ARRAY['Bellevue', 'Redmond', 'Kirkland', 'Issaquah'])[1 + i %% 4],
+    'WA',
+    (98004 + i %% 60)::text,
+    '425-555-' || lpad((i %% 10000)::text, 4, '0'),
+    'bench' || i || '@example.org',
+    i %% 5 = 0,
+    '',
+    '',
+    now(),
+    now(),
+    %(school)s,
+    %(base)s + i
+FROM generate_series(1, %(n)s) AS i
+"""
+
+INSERT_REGISTRATIONS = """
+INSERT INTO registration_registration (
+    id, status, is_late, late_fee_waived, grade, grade_posted_at, registered_at, updated_at,
+    status_reason, articulation_id, changed_by_id, course_class_id, school_year_id, student_id,
+    enrollment, enrollment_decided_at)
+SELECT
+    i, 'registered', false, false, (ARRAY['A', 'A-', 'B+', 'B', 'B-', 'C+', 'C'])[1 + i %% 7],
+    now(), now(), now(), '', %(articulation)s, NULL, %(class)s, %(year)s, i,
+    'confirmed', now()
+FROM generate_series(1, %(n)s) AS i
+"""
+
+INSERT_CREDITS = """
+INSERT INTO registration_credit (
+    id, college_course, college_course_title, college_credits, grade, earned_on, college_id,
+    registration_id, school_year_id, student_id, exported_batch_id)
+SELECT
+    i, %(course)s, %(title)s, %(credits)s, (ARRAY['A', 'A-', 'B+', 'B', 'B-', 'C+', 'C'])[1 + i %% 7],
+    date '2026-06-12' + (i %% 10), %(college)s, i, %(year)s, i, NULL
+FROM generate_series(1, %(n)s) AS i
+"""
+
+BULK_TABLES = [
+    "auth_user",
+    "registration_student",
+    "registration_registration",
+    "registration_credit",
+]
+
+
+def current_rows() -> tuple[int | None, int]:
+    """The bench college's id and how many credits it has (-1: the data is not whole)."""
+    from articulations.models import College
+    from registration.models import Credit, Registration, Student
+
+    college = College.objects.filter(code=COLLEGE_CODE).first()
+    if college is None:
+        return None, 0
+    credits = Credit.objects.filter(college=college).count()
+    whole = (
+        credits == Credit.objects.count() == Student.objects.count() == Registration.objects.count()
+    )
+    return college.pk, credits if whole else -1
+
+
+def empty_bench_tables() -> None:
+    """TRUNCATE everything the benchmark made; checked twice to be the bench database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        (name,) = cursor.fetchone()
+        if not name.endswith("bench"):
+            raise SystemExit(f"Refusing to empty {name!r}: not a bench database.")
+        cursor.execute("SELECT count(*) FROM auth_user WHERE username NOT LIKE %s", ["bench%"])
+        (others,) = cursor.fetchone()
+        if others:
+            raise SystemExit(
+                f"Refusing to empty {name!r}: it has {others} users the benchmark did not make."
+            )
+        # CASCADE reaches every table that refers to these: registrations, credits, batches…
+        cursor.execute(
+            "TRUNCATE auth_user, articulations_college, articulations_consortium, "
+            "articulations_schoolyear, articulations_careercluster RESTART IDENTITY CASCADE"
+        )
+
+
+def build_catalog() -> dict:
+    """The least catalog a credit needs, made with the ORM."""
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+
+    from articulations.models import (
+        Articulation,
+        CareerCluster,
+        Class,
+        College,
+        Consortium,
+        School,
+        SchoolDistrict,
+        SchoolYear,
+        Teacher,
+    )
+
+    user_model = get_user_model()
+    year = SchoolYear.objects.create(start_year=2025)
+    college = College.objects.create(name="Bench Community College", code=COLLEGE_CODE)
+    consortium = Consortium.objects.create(
+        name="Bench Consortium",
+        host_college=college,
+        mailing_address="3000 Landerholm Circle SE\nBellevue, WA 98007",
+        contact_email="bench@example.org",
+        contact_phone="425-555-0100",
+    )
+    district = SchoolDistrict.objects.create(name="Bench School District", consortium=consortium)
+    school = School.objects.create(
+        name="Bench High School", district=district, consortium=consortium
+    )
+    cluster = CareerCluster.objects.create(
+        name="Business Management", field=CareerCluster.Field.BUSINESS
+    )
+    articulation = Articulation.objects.create(
+        consortium=consortium,
+        hs_course_name="Business Foundations",
+        hs_course_number="BUS100",
+        district=district,
+        hs_credits=Decimal("0.5"),
+        college=college,
+        college_course_prefix="BUS",
+        college_course_number="101",
+        college_course_title="Introduction to Business",
+        college_credits=Decimal("5.0"),
+        career_cluster=cluster,
+        valid_from=year,
+        status=Articulation.Status.ACTIVE,
+    )
+    teacher_user = user_model.objects.create_user(
+        "bench_teacher", first_name="Pat", last_name="Okafor"
+    )
+    teacher = Teacher.objects.create(user=teacher_user, approved_on=dt.date(2025, 8, 1))
+    teacher.schools.add(school)
+    course_class = Class.objects.create(
+        teacher=teacher, school=school, school_year=year, term="Fall", period="3"
+    )
+    course_class.articulations.add(articulation)
+    user_model.objects.create_user("bench_registrar", first_name="Robin", last_name="Registrar")
+    return {
+        "college": college.pk,
+        "school": school.pk,
+        "articulation": articulation.pk,
+        "class": course_class.pk,
+        "year": year.pk,
+        "course": articulation.college_course,
+        "title": articulation.college_course_title,
+        "credits": articulation.college_credits,
+    }
+
+
+def build_rows(n: int, catalog: dict) -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Bench database only: skip the per-row FK triggers (rows are consistent by construction).
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("SELECT coalesce(max(id), 0) FROM auth_user")
+        (base,) = cursor.fetchone()
+        params = {**catalog, "n": n, "base": base}
+        for table, statement in zip(
+            BULK_TABLES,
+            [INSERT_USERS, INSERT_STUDENTS, INSERT_REGISTRATIONS, INSERT_CREDITS],
+            strict=True,
+        ):
+            started = time.perf_counter()
+            cursor.execute(statement, params)
+            print(
+                f"    {table:<28} {n:>9,} rows  {time.perf_counter() - started:6.1f} s", flush=True
+            )
+        # Explicit ids were inserted: move the identity sequences past them.
+        for table in BULK_TABLES:
+            top = f"SELECT coalesce(max(id), 0) + 1 FROM {table}"  # noqa: S608 - table names are the constants above
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), ({top}), false)", [table]
+            )
+
+
+def vacuum() -> None:
+    """Hint bits, visibility map and statistics, so the first timed read is not the one that sets them."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for table in BULK_TABLES:
+            cursor.execute("VACUUM (ANALYZE) " + table)  # constant table names
+    print(
+        f"    VACUUM (ANALYZE)                         {time.perf_counter() - started:6.1f} s",
+        flush=True,
+    )
+
+
+def ensure_rows(n: int) -> int:
+    """The bench college's id, with exactly ``n`` credits: reused if there, rebuilt if not."""
+    from registration.models import Credit, ExportBatch
+
+    college_id, rows = current_rows()
+    if college_id is not None and rows == n:
+        # A run stopped halfway through the end-to-end export may have left its marks.
+        if ExportBatch.objects.exists():
+            Credit.objects.filter(exported_batch__isnull=False).update(exported_batch=None)
+            ExportBatch.objects.all().delete()
+        print(f"  reusing {n:,} credits already in the database", flush=True)
+        return college_id
+    print(f"  building {n:,} credits (had {max(rows, 0):,})", flush=True)
+    started = time.perf_counter()
+    empty_bench_tables()
+    catalog = build_catalog()
+    build_rows(n, catalog)
+    vacuum()
+    print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
+    return catalog["college"]
+
+
+# --- Measuring (in a child process) ---------------------------------------------------------
+
+
+class NullSink:
+    """A file that keeps nothing: counts the bytes and the writes it is given."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.writes = 0
+
+    def write(self, data) -> int:
+        self.bytes += len(data)
+        self.writes += 1
+        return len(data)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RssPeak:
+    """Samples the resident set every 50 ms in a thread; ``growth`` is peak minus the start."""
+
+    def __init__(self, every: float = 0.05):
+        self.every = every
+        self.stop = threading.Event()
+        self.start_rss = self.peak = rss_bytes()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self):
+        self.start_rss = self.peak = rss_bytes()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start_rss
+
+
+def _exporter(college_id: int):
+    from registration.exports import CollegeCreditExporter, CreditFilters
+
+    return CollegeCreditExporter(CreditFilters(college_id=college_id))
+
+
+def _prepare() -> None:
+    """Connect and import before the baseline, so neither counts as the export's memory."""
+    from django.db import connection
+
+    import registration.exports  # noqa: F401
+
+    connection.ensure_connection()
+
+
+def measure_csv(college_id: int) -> dict:
+    from registration.exports import CsvWriter, csv_chunks
+
+    exporter = _exporter(college_id)
+    writer, sink = CsvWriter(), NullSink()
+    with RssPeak() as rss:
+        started = time.perf_counter()
+        for chunk in csv_chunks(exporter, writer, exporter.queryset()):
+            sink.write(chunk)
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "rows": writer.row_count,
+        "bytes": sink.bytes,
+        "sha256": writer.digest.hexdigest(),
+        "rss_growth": rss.growth,
+        "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def measure_csv_tracemalloc(college_id: int) -> dict:
+    from registration.exports import CsvWriter, csv_chunks
+
+    exporter = _exporter(college_id)
+    writer, sink = CsvWriter(), NullSink()
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    for chunk in csv_chunks(exporter, writer, exporter.queryset()):
+        sink.write(chunk)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"rows": writer.row_count, "tracemalloc_peak": peak - base}
+
+
+def copy_statement(college_id: int, raw_cursor) -> str:
+    """The exporter's own query, parameters inlined, as a COPY to standard output."""
+    from registration.exports import _FIELDS
+
+    query = _exporter(college_id).queryset().values_list(*_FIELDS).query
+    sql, params = query.sql_with_params()
+    select = raw_cursor.mogrify(sql, params).decode()
+    return f"COPY ({select}) TO STDOUT WITH CSV"
+
+
+def measure_copy(college_id: int) -> dict:
+    from django.db import connection
+
+    raw = connection.connection  # the psycopg2 connection under Django's
+    sink = NullSink()
+    with raw.cursor() as cursor:
+        statement = copy_statement(college_id, cursor)
+        with RssPeak() as rss:
+            started = time.perf_counter()
+            cursor.copy_expert(statement, sink)
+            seconds = time.perf_counter() - started
+    # psycopg2 hands each CopyData message (one row) to write().
+    return {"seconds": seconds, "rows": sink.writes, "bytes": sink.bytes, "rss_growth": rss.growth}
+
+
+def measure_xlsx(college_id: int, keep_dir: str) -> dict:
+    import openpyxl  # noqa: F401 - imported before the baseline
+
+    from registration.exports import write_xlsx
+
+    exporter = _exporter(college_id)
+    folder = keep_dir or tempfile.mkdtemp(prefix="sers-bench-xlsx-")
+    path = os.path.join(folder, f"credits-{college_id}-{os.getpid()}.xlsx")
+    try:
+        with RssPeak() as rss:
+            started = time.perf_counter()
+            rows = write_xlsx(exporter, path, exporter.queryset())
+            seconds = time.perf_counter() - started
+        size = os.path.getsize(path)
+    finally:
+        if not keep_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows, "bytes": size, "rss_growth": rss.growth, "path": path}
+
+
+def measure_end_to_end(college_id: int, keep_dir: str) -> dict:
+    """export_csv_stream as the download runs it; the batch and its marks are undone after."""
+    from django.contrib.auth import get_user_model
+
+    from registration.models import Credit, ExportBatch
+    from registration.services.exports import export_csv_stream
+
+    registrar = get_user_model().objects.get(username="bench_registrar")
+    exporter = _exporter(college_id)
+    sink = NullSink()
+    with RssPeak() as rss:
+        started = time.perf_counter()
+        for chunk in export_csv_stream(exporter=exporter, requested_by=registrar, via="bench"):
+            sink.write(chunk)
+        seconds = time.perf_counter() - started
+    batch = ExportBatch.objects.latest("pk")
+    result = {
+        "seconds": seconds,
+        "rows": batch.row_count,
+        "bytes": sink.bytes,
+        "file_bytes": batch.file.size,
+        "sha256": batch.sha256,
+        "rss_growth": rss.growth,
+    }
+    if keep_dir:
+        with (
+            batch.file.open("rb") as source,
+            open(os.path.join(keep_dir, os.path.basename(batch.file.name)), "wb") as target,
+        ):
+            shutil.copyfileobj(source, target)
+    Credit.objects.filter(exported_batch=batch).update(exported_batch=None)
+    batch.file.delete(save=False)
+    batch.delete()
+    return result
+
+
+def run_child(mode: str, college_id: int, keep_dir: str) -> None:
+    configure_environment()
+    setup_django()
+    _prepare()
+    measures = {
+        "csv": lambda: measure_csv(college_id),
+        "csv-tracemalloc": lambda: measure_csv_tracemalloc(college_id),
+        "copy": lambda: measure_copy(college_id),
+        "xlsx": lambda: measure_xlsx(college_id, keep_dir),
+        "e2e": lambda: measure_end_to_end(college_id, keep_dir),
+    }
+    result = measures[mode]()
+    shutil.rmtree(os.environ["SERS_BENCH_MEDIA"], ignore_errors=True)
+    print(RESULT_MARK + json.dumps(result), flush=True)
+
+
+def in_child(mode: str, college_id: int, keep_dir: str) -> dict:
+    """One measurement in a fresh interpreter; its JSON result."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode]
+    command += ["--college", str(college_id), "--keep-dir", keep_dir]
+    env = {**os.environ}
+    env.pop("SERS_BENCH_MEDIA", None)  # each child its own media folder
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603 - our own script
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"The {mode} measurement failed (exit {done.returncode}).")
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(RESULT_MARK):
+            return json.loads(line[len(RESULT_MARK) :])
+    sys.stderr.write(done.stdout + done.stderr)
+    raise SystemExit(f"The {mode} measurement printed no result.")
+
+
+# --- Report -------------------------------------------------------------------------------
+
+
+def mb(value: float) -> str:
+    return f"{value / MB:.1f}"
+
+
+def server_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def print_header(config: dict) -> None:
+    import django
+
+    print("SERS credit export benchmark")
+    print(
+        f"  {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {platform.node()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, Django {django.get_version()}, "
+        f"PostgreSQL {server_version()}"
+    )
+    print(
+        f"  database {config['NAME']} on {config.get('HOST') or 'local socket'}:{config.get('PORT') or 5432}"
+    )
+    print(flush=True)
+
+
+def measure_size(n: int, college_id: int, args, first: bool) -> dict:
+    result = {"rows": n}
+    keep = args.keep_dir_path
+    result["csv"] = in_child("csv", college_id, keep)
+    print(f"    CSV   {result['csv']['seconds']:7.2f} s", flush=True)
+    if not args.no_tracemalloc:
+        result["trace"] = in_child("csv-tracemalloc", college_id, keep)
+        print(
+            f"    CSV under tracemalloc: peak {mb(result['trace']['tracemalloc_peak'])} MB",
+            flush=True,
+        )
+    result["copy"] = in_child("copy", college_id, keep)
+    print(f"    COPY  {result['copy']['seconds']:7.2f} s", flush=True)
+    if n <= args.xlsx_max:
+        result["xlsx"] = in_child("xlsx", college_id, keep)
+        print(f"    XLSX  {result['xlsx']['seconds']:7.2f} s", flush=True)
+    if first:
+        result["e2e"] = in_child("e2e", college_id, keep)
+        print(f"    export_csv_stream end to end {result['e2e']['seconds']:7.2f} s", flush=True)
+        vacuum()  # the batch marked and unmarked every row
+    for kind in ("csv", "copy", "xlsx", "e2e"):
+        if kind in result and result[kind]["rows"] != n:
+            raise SystemExit(f"{kind} wrote {result[kind]['rows']} rows, expected {n}.")
+    return result
+
+
+def print_report(results: list[dict]) -> None:
+    print()
+    columns = (
+        f"{'rows':>9}  {'CSV s':>7}  {'CSV rows/s':>10}  {'COPY s':>7}  {'ratio':>5}  "
+        f"{'tracemalloc MB':>14}  {'RSS +MB':>7}  {'XLSX s':>7}  {'XLSX rows/s':>11}"
+    )
+    print(columns)
+    print("-" * len(columns))
+    for r in results:
+        csv, copy = r["csv"], r["copy"]
+        ratio = csv["seconds"] / copy["seconds"]
+        trace = mb(r["trace"]["tracemalloc_peak"]) if "trace" in r else "-"
+        xlsx_s = f"{r['xlsx']['seconds']:.2f}" if "xlsx" in r else "-"
+        xlsx_rate = f"{r['rows'] / r['xlsx']['seconds']:,.0f}" if "xlsx" in r else "-"
+        print(
+            f"{r['rows']:>9,}  {csv['seconds']:>7.2f}  {r['rows'] / csv['seconds']:>10,.0f}  "
+            f"{copy['seconds']:>7.2f}  {ratio:>5.1f}  {trace:>14}  {mb(csv['rss_growth']):>7}  "
+            f"{xlsx_s:>7}  {xlsx_rate:>11}"
+        )
+    print()
+    for r in results:
+        details = (
+            f"{r['rows']:>9,} rows: CSV {mb(r['csv']['bytes'])} MB, COPY {mb(r['copy']['bytes'])} MB "
+            f"({r['rows'] / r['copy']['seconds']:,.0f} rows/s)"
+        )
+        if "xlsx" in r:
+            details += (
+                f", XLSX file {mb(r['xlsx']['bytes'])} MB (RSS +{mb(r['xlsx']['rss_growth'])} MB)"
+            )
+        print(details)
+        if "e2e" in r:
+            e2e = r["e2e"]
+            print(
+                f"{'':>9}       export_csv_stream end to end (snapshot, stream, file copy, batch): "
+                f"{e2e['seconds']:.2f} s, {r['rows'] / e2e['seconds']:,.0f} rows/s, "
+                f"RSS +{mb(e2e['rss_growth'])} MB"
+            )
+    print()
+    print_verdicts(results)
+
+
+def print_verdicts(results: list[dict]) -> None:
+    ratios = [r["csv"]["seconds"] / r["copy"]["seconds"] for r in results]
+    worst = max(ratios)
+    print(
+        f"CSV within {TARGET_COPY_RATIO:g}x of COPY: {'yes' if worst <= TARGET_COPY_RATIO else 'no'} "
+        f"(worst ratio {worst:.1f})"
+    )
+    by_rows = {r["rows"]: r for r in results}
+    if 10_000 in by_rows and MAX_ROWS in by_rows:
+        small, large = by_rows[10_000], by_rows[MAX_ROWS]
+        growth = large["csv"]["rss_growth"] - small["csv"]["rss_growth"]
+        detail = f"{growth / MB:.1f} MB RSS"
+        if "trace" in small and "trace" in large:
+            traced = large["trace"]["tracemalloc_peak"] - small["trace"]["tracemalloc_peak"]
+            detail += f"; tracemalloc peak {traced / MB:+.1f} MB"
+        verdict = "yes" if growth < TARGET_MEMORY_MB * MB else "no"
+        print(f"memory growth 10k→1M under {TARGET_MEMORY_MB:g} MB: {verdict} ({detail})")
+    else:
+        print("memory growth 10k→1M: not measured (needs --rows 10000 --rows 1000000)")
+    if TARGET_XLSX_ROWS in by_rows and "xlsx" in by_rows[TARGET_XLSX_ROWS]:
+        seconds = by_rows[TARGET_XLSX_ROWS]["xlsx"]["seconds"]
+        verdict = "yes" if seconds < TARGET_XLSX_SECONDS else "no"
+        print(f"XLSX 100k under {TARGET_XLSX_SECONDS:g} s: {verdict} ({seconds:.2f} s)")
+    else:
+        print("XLSX 100k: not measured (needs --rows 100000 and --xlsx-max >= 100000)")
+
+
+# --- Command line -------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Time the earned-credit CSV and XLSX exports against PostgreSQL COPY.",
+        epilog=f"DATABASE_URL defaults to {DEFAULT_DATABASE_URL}; the database's name must end in 'bench'.",
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        action="append",
+        help="Earned credits to export (repeat for several sizes; default 10000; at most 1000000).",
+    )
+    parser.add_argument(
+        "--xlsx-max",
+        type=int,
+        default=100_000,
+        help="Time the XLSX only up to this many rows (default 100000).",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep the XLSX files and the end-to-end CSV in a folder (printed) instead of deleting them.",
+    )
+    parser.add_argument(
+        "--no-tracemalloc",
+        action="store_true",
+        help="Skip the extra CSV pass under tracemalloc (it runs the export a second time, slowly).",
+    )
+    # Internal: one measurement in a child process.
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--college", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-dir", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.rows = sorted(set(args.rows or [10_000]))
+    for n in args.rows:
+        if not 1 <= n <= MAX_ROWS:
+            parser.error(f"--rows must be between 1 and {MAX_ROWS:,} (SERS IDs run out), not {n}.")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        run_child(args.child, args.college, args.keep_dir)
+        return 0
+    configure_environment()
+    config = database_settings()
+    ensure_database(config)
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    print_header(config)
+    args.keep_dir_path = tempfile.mkdtemp(prefix="sers-bench-files-") if args.keep else ""
+    results = []
+    try:
+        for index, n in enumerate(args.rows):
+            print(f"{n:,} credits", flush=True)
+            college_id = ensure_rows(n)
+            results.append(measure_size(n, college_id, args, first=index == 0))
+    finally:
+        shutil.rmtree(os.environ["SERS_BENCH_MEDIA"], ignore_errors=True)
+    print_report(results)
+    if args.keep:
+        print(f"\nFiles kept in {args.keep_dir_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,446 @@
+"""Every write about money, one transaction each, on a locked student-year account.
+
+Rules: pay only after registering a class that year, only inside the payment
+window, only when something is owed. A card payment is recorded once, from
+Stripe's own word (the session re-read from Stripe), whoever asks first: the
+signed webhook or the success page. An overpayment is recorded and flagged,
+never dropped. Nothing is ever refunded.
+"""
+
+import contextlib
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from articulations.school_year import WindowState
+from outbox.services import email_queue
+from payments.models import CheckoutSession, Payment, StripeEvent, StudentYear, Waiver
+from payments.money import from_cents, money, to_cents
+from payments.selectors import FeeState, YearAccount, year_account, year_accounts
+from payments.stripe_gateway import stripe_client
+from registration.models import Student
+from registration.services.credit import credit_reevaluate_year
+from sers.formatting import long_date
+
+
+class PaymentRefused(Exception):
+    """A reason a student, parent or staff member can read and act on."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def student_year_get_or_create(
+    *, student: Student, consortium_id: int, start_year: int
+) -> StudentYear:
+    try:
+        with transaction.atomic():
+            student_year, _ = StudentYear.objects.get_or_create(
+                student=student, consortium_id=consortium_id, school_year_id=start_year
+            )
+    except IntegrityError:
+        student_year = StudentYear.objects.get(
+            student=student, consortium_id=consortium_id, school_year_id=start_year
+        )
+    return student_year
+
+
+def _locked(student_year: StudentYear) -> StudentYear:
+    return StudentYear.objects.select_for_update().get(pk=student_year.pk)
+
+
+def _account_of(student_year: StudentYear) -> YearAccount:
+    # Never None: the student-year itself makes an account.
+    return year_account(
+        student_year.student, student_year.consortium_id, student_year.school_year_id
+    )
+
+
+# --- Card payments ---------------------------------------------------------------------------
+
+
+def card_payment_refusal(account: YearAccount) -> str | None:
+    """Why this year cannot be paid by card now, in words for the page; None when it can."""
+    if not account.has_registration:
+        return (
+            f"Register a class for {account.label} before you pay. "
+            "One fee covers all your classes that year."
+        )
+    state = account.terms.payment_state()
+    if state == WindowState.NOT_YET_OPEN:
+        return f"Payment for {account.label} opens on {long_date(account.terms.payment.opens_on)}."
+    if state == WindowState.CLOSED:
+        return (
+            f"The payment deadline for {account.label} was {long_date(account.terms.payment.closes_on)}. "
+            f"Email {settings.SERS_CONTACT['email']} for help."
+        )
+    if account.balance <= 0:
+        return f"Nothing to pay for {account.label}: {account.state.label.lower()}."
+    return None
+
+
+def _line_items(account: YearAccount) -> list[dict]:
+    # A line per charge; once part is paid, one line for what is left.
+    if account.total_paid == 0:
+        lines = [(charge.description, charge.amount) for charge in account.charges]
+    else:
+        lines = [(f"{account.label} balance ({account.consortium.name})", account.balance)]
+    return [
+        {
+            "quantity": 1,
+            "price_data": {
+                "currency": "usd",
+                "unit_amount": to_cents(amount),
+                "product_data": {"name": description},
+            },
+        }
+        for description, amount in lines
+    ]
+
+
+def checkout_start(
+    *, student: Student, consortium_id: int, start_year: int, cancel_url: str
+) -> str:
+    """The address of a Stripe Checkout page for what the student owes that year.
+
+    One open session per student-year: a second click gets the same page back.
+    The idempotency key comes from our own ids, so a retried create never
+    opens a second session for the same attempt.
+    """
+    account = year_account(student, consortium_id, start_year)
+    if account is None:
+        raise PaymentRefused(
+            "Register a class before you pay. One fee covers all your classes that year."
+        )
+    refusal = card_payment_refusal(account)
+    if refusal:
+        raise PaymentRefused(refusal)
+    client = stripe_client()
+    with transaction.atomic():
+        student_year = _locked(
+            student_year_get_or_create(
+                student=student, consortium_id=consortium_id, start_year=start_year
+            )
+        )
+        reusable = _reusable_open_session(client, student_year, account.balance)
+        if reusable:
+            return reusable.url
+        attempt = (
+            student_year.checkout_sessions.order_by("-attempt")
+            .values_list("attempt", flat=True)
+            .first()
+            or 0
+        ) + 1
+        session = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": _line_items(account),
+                "client_reference_id": f"student-year-{student_year.pk}",
+                "metadata": {
+                    "student_year": str(student_year.pk),
+                    "sers_id": student.sers_id,
+                    "school_year": account.label,
+                },
+                "customer_email": student.email,
+                "success_url": settings.SITE_URL
+                + reverse("payments:checkout_success")
+                + "?session_id={CHECKOUT_SESSION_ID}",
+                "cancel_url": cancel_url,
+            },
+            options={"idempotency_key": f"fee:{student_year.pk}:{attempt}"},
+        )
+        CheckoutSession.objects.create(
+            student_year=student_year,
+            stripe_session_id=session.id,
+            url=session.url,
+            amount=from_cents(session.amount_total),
+            attempt=attempt,
+        )
+    return session.url
+
+
+def _reusable_open_session(client, student_year: StudentYear, balance) -> CheckoutSession | None:
+    """The open session of this year if Stripe still has it open for the same amount."""
+    checkout = student_year.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).first()
+    if checkout is None:
+        return None
+    session = client.v1.checkout.sessions.retrieve(checkout.stripe_session_id)
+    if session.status == "open" and from_cents(session.amount_total) == money(balance):
+        return checkout
+    if session.status == "open":
+        # The amount changed (a late fee was added): this page would charge the wrong sum.
+        client.v1.checkout.sessions.expire(checkout.stripe_session_id)
+        checkout.status = CheckoutSession.Status.EXPIRED
+    else:
+        checkout.status = (
+            CheckoutSession.Status.COMPLETE
+            if session.status == "complete"
+            else CheckoutSession.Status.EXPIRED
+        )
+    checkout.save(update_fields=["status"])
+    return None
+
+
+HANDLED_EVENTS = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+}
+
+
+def checkout_fulfil(
+    *, stripe_session_id: str, event_id: str = "", event_type: str = ""
+) -> Payment | None:
+    """Record what Stripe says about a session, once. Called by the webhook and the success page.
+
+    The session is read again from Stripe, whatever the caller was told. Under
+    the student-year's lock: a replayed event id, or a session already paid,
+    changes nothing; a new payment is recorded and its receipt queued for after
+    the commit.
+    """
+    checkout = CheckoutSession.objects.filter(stripe_session_id=stripe_session_id).first()
+    if checkout is None:
+        return None  # not one of ours
+    session = stripe_client().v1.checkout.sessions.retrieve(stripe_session_id)
+    with transaction.atomic():
+        student_year = _locked(checkout.student_year)
+        if event_id:
+            try:
+                with transaction.atomic():
+                    StripeEvent.objects.create(
+                        event_id=event_id, type=event_type, stripe_session_id=stripe_session_id
+                    )
+            except IntegrityError:
+                return None  # this event was handled before
+        checkout.refresh_from_db()
+        if session.status == "expired":
+            _set_checkout_status(checkout, CheckoutSession.Status.EXPIRED)
+            return None
+        if event_type == "checkout.session.async_payment_failed":
+            _set_checkout_status(checkout, CheckoutSession.Status.FAILED)
+            return None
+        if session.payment_status != "paid":
+            return None  # a bank payment still settling: "processing" until Stripe says more
+        existing = Payment.objects.filter(stripe_checkout_session_id=stripe_session_id).first()
+        if existing:
+            return existing
+        _set_checkout_status(checkout, CheckoutSession.Status.COMPLETE)
+        return _record_payment(
+            student_year,
+            method=Payment.Method.CARD,
+            amount=from_cents(session.amount_total),
+            reference=session.payment_intent or "",
+            stripe_checkout_session_id=stripe_session_id,
+            stripe_payment_intent_id=session.payment_intent or None,
+        )
+
+
+def _set_checkout_status(checkout: CheckoutSession, status: str) -> None:
+    if checkout.status != status:
+        checkout.status = status
+        checkout.save(update_fields=["status"])
+
+
+def _record_payment(student_year: StudentYear, **fields) -> Payment:
+    """Insert a payment on a locked student-year; flag it when the year was already settled."""
+    already_settled = _account_of(student_year).is_settled
+    payment = Payment.objects.create(
+        student_year=student_year,
+        received_on=fields.pop("received_on", None) or timezone.localdate(),
+        is_overpayment=already_settled,
+        **fields,
+    )
+    if already_settled or _account_of(student_year).balance < 0:
+        student_year.needs_attention = True
+        student_year.attention_note = f"Overpaid: {payment} arrived for a year already settled."
+        student_year.save(update_fields=["needs_attention", "attention_note"])
+    _email_receipt(payment)
+    # A payment after the grade earns the credit now.
+    credit_reevaluate_year(student=student_year.student, start_year=student_year.school_year_id)
+    return payment
+
+
+def _email_receipt(payment: Payment) -> None:
+    student = payment.student_year.student
+    account = _account_of(payment.student_year)
+    email_queue(
+        kind="payment_receipt",
+        to=student.email,
+        template="payment_receipt",
+        context={
+            "student": student,
+            "payment": payment,
+            "account": account,
+            "receipt_url": settings.SITE_URL + reverse("payments:receipt", args=[payment.pk]),
+        },
+        unique_key=f"payment_receipt:{payment.pk}",
+        about=f"student {student.sers_id}",
+    )
+
+
+def checkout_expire_open(*, student_year: StudentYear) -> None:
+    """Close the year's open card page before staff change what is owed.
+
+    If the student paid on it in the meantime, that payment is recorded now.
+    """
+    checkout = student_year.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).first()
+    if checkout is None:
+        return
+    client = stripe_client()
+    # Refused when no longer open at Stripe: completed or expired already.
+    with contextlib.suppress(stripe.InvalidRequestError):
+        client.v1.checkout.sessions.expire(checkout.stripe_session_id)
+    checkout_fulfil(stripe_session_id=checkout.stripe_session_id)
+    checkout.refresh_from_db()
+    if checkout.status == CheckoutSession.Status.OPEN:
+        _set_checkout_status(checkout, CheckoutSession.Status.EXPIRED)
+
+
+# --- Checks and money orders -----------------------------------------------------------------
+
+
+def payment_record_offline(
+    *,
+    student: Student,
+    consortium_id: int,
+    start_year: int,
+    method: str,
+    payer: str,
+    reference: str,
+    amount,
+    received_on,
+    staff_user,
+) -> Payment:
+    """Staff record a mailed check or money order; the student is mailed a receipt."""
+    if method not in (Payment.Method.CHECK, Payment.Method.MONEY_ORDER):
+        raise PaymentRefused("Choose check or money order.", field="method")
+    reference = reference.strip()
+    if not reference:
+        raise PaymentRefused("Enter the check or money-order number.", field="reference")
+    amount = money(amount)
+    if amount <= 0:
+        raise PaymentRefused("Enter an amount above $0.00.", field="amount")
+    student_year = student_year_get_or_create(
+        student=student, consortium_id=consortium_id, start_year=start_year
+    )
+    checkout_expire_open(student_year=student_year)
+    with transaction.atomic():
+        student_year = _locked(student_year)
+        try:
+            with transaction.atomic():
+                return _record_payment(
+                    student_year,
+                    method=method,
+                    amount=amount,
+                    payer=payer.strip(),
+                    reference=reference,
+                    received_on=received_on,
+                    recorded_by=staff_user,
+                )
+        except IntegrityError:
+            raise PaymentRefused(
+                f"{Payment.Method(method).label} {reference} is already recorded for "
+                f"{student.sers_id} in {student_year.school_year}.",
+                field="reference",
+            ) from None
+
+
+# --- Waivers -----------------------------------------------------------------------------------
+
+
+def waiver_request(
+    *, student: Student, consortium_id: int, start_year: int, reason: str, note: str = ""
+) -> Waiver:
+    if reason == Waiver.Reason.HARDSHIP and not note.strip():
+        raise PaymentRefused("Tell us in a sentence or two about your situation.", field="note")
+    if reason == Waiver.Reason.FREE_REDUCED_LUNCH and not student.free_reduced_lunch:
+        raise PaymentRefused(
+            "Your profile says you do not get free or reduced-price lunch. "
+            "If you do, change it on your profile first."
+        )
+    student_year = student_year_get_or_create(
+        student=student, consortium_id=consortium_id, start_year=start_year
+    )
+    try:
+        with transaction.atomic():
+            return Waiver.objects.create(
+                student_year=student_year, reason=reason, note=note.strip()
+            )
+    except IntegrityError:
+        raise PaymentRefused(
+            f"You already asked for this waiver for {student_year.school_year}. We will email you our decision."
+        ) from None
+
+
+def free_lunch_waivers_open(*, student: Student | None = None) -> int:
+    """A waiting free/reduced-lunch waiver for every year a student on free lunch registered in.
+
+    Safe to run again and again (the unique constraint keeps one per year); run
+    by Celery beat, from the admin, and when the student opens the fees page.
+    """
+    students = [student] if student else Student.objects.filter(free_reduced_lunch=True)
+    created = 0
+    for each in students:
+        if not each.free_reduced_lunch:
+            continue
+        for account in year_accounts(each):
+            if not account.has_registration or account.state != FeeState.UNPAID:
+                continue
+            if any(waiver.reason == Waiver.Reason.FREE_REDUCED_LUNCH for waiver in account.waivers):
+                continue
+            try:
+                waiver_request(
+                    student=each,
+                    consortium_id=account.consortium.pk,
+                    start_year=account.terms.start_year,
+                    reason=Waiver.Reason.FREE_REDUCED_LUNCH,
+                )
+                created += 1
+            except PaymentRefused:
+                continue
+    return created
+
+
+def waiver_grant(*, waiver: Waiver, staff_user, note: str = "") -> bool:
+    """Grant: the year's fees become $0 and the student is mailed. False if already decided."""
+    checkout_expire_open(student_year=waiver.student_year)
+    return _decide_waiver(waiver, Waiver.Status.GRANTED, staff_user, note)
+
+
+def waiver_deny(*, waiver: Waiver, staff_user, note: str = "") -> bool:
+    return _decide_waiver(waiver, Waiver.Status.DENIED, staff_user, note)
+
+
+def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
+    with transaction.atomic():
+        _locked(waiver.student_year)
+        waiver = Waiver.objects.select_for_update().get(pk=waiver.pk)
+        if waiver.status != Waiver.Status.REQUESTED:
+            return False
+        waiver.status = status
+        waiver.decision_note = note.strip()
+        waiver.decided_by = staff_user
+        waiver.decided_at = timezone.now()
+        waiver.save()
+        student = waiver.student_year.student
+        email_queue(
+            kind="waiver_decision",
+            to=student.email,
+            template="waiver_decision",
+            context={
+                "student": student,
+                "waiver": waiver,
+                "granted": status == Waiver.Status.GRANTED,
+                "account": _account_of(waiver.student_year),
+                "payments_url": settings.SITE_URL + reverse("payments:fees"),
+            },
+            unique_key=f"waiver_decision:{waiver.pk}",
+            about=f"student {student.sers_id}",
+        )
+        credit_reevaluate_year(student=student, start_year=waiver.student_year.school_year_id)
+    return True

@@ -1,0 +1,265 @@
+"""Credit lists for college registrars: exporters that yield rows, renderers that write files.
+
+An exporter is a small class: an identifier, a name, the filters it takes and a
+generator of rows, in the columns DESIGN.md lists, in that order. The
+registrar page, the admin action and ``manage.py export_credits`` all use the
+same classes, so the files they write are the same. Rows come from one query
+read through a server-side cursor, so memory stays flat however many there are.
+"""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from articulations.school_year import school_year_label
+from registration.models import Credit
+
+COLUMNS = [
+    "SERS ID",
+    "Last name",
+    "First name",
+    "Middle name",
+    "Date of birth",
+    "Email",
+    "Phone",
+    "Mailing address",
+    "High school",
+    "District",
+    "School year",
+    "College course number",
+    "College course title",
+    "Credits",
+    "Grade",
+    "Teacher",
+]
+
+# The database columns behind each row, in the order ``_row`` reads them.
+_FIELDS = [
+    "student__sers_id",
+    "student__legal_last_name",
+    "student__legal_first_name",
+    "student__legal_middle_name",
+    "student__date_of_birth",
+    "student__email",
+    "student__phone",
+    "student__street",
+    "student__city",
+    "student__state",
+    "student__zip_code",
+    "registration__course_class__school__name",
+    "registration__course_class__school__district__name",
+    "school_year_id",
+    "college_course",
+    "college_course_title",
+    "college_credits",
+    "grade",
+    "registration__course_class__teacher__user__first_name",
+    "registration__course_class__teacher__user__last_name",
+]
+CURSOR_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class CreditFilters:
+    """What a registrar (or staff) asked for. Kept on the export batch as it was."""
+
+    college_id: int | None = None
+    school_year: int | None = None
+    term: str = ""
+    school_id: int | None = None
+    course: str = ""
+    new_only: bool = False
+    credit_ids: tuple[int, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["credit_ids"] = list(self.credit_ids)
+        return {key: value for key, value in data.items() if value not in (None, "", False, [])}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CreditFilters":
+        data = dict(data)
+        data["credit_ids"] = tuple(data.get("credit_ids", ()))
+        return cls(**data)
+
+
+class CreditExporter:
+    """Earned credit, one row per credit, oldest first."""
+
+    identifier = "credits"
+    name = "Earned college credit"
+
+    def __init__(self, filters: CreditFilters):
+        self.filters = filters
+
+    def queryset(self) -> QuerySet[Credit]:
+        credits = Credit.objects.all()
+        f = self.filters
+        if f.college_id is not None:
+            credits = credits.filter(college_id=f.college_id)
+        if f.school_year is not None:
+            credits = credits.filter(school_year_id=f.school_year)
+        if f.term:
+            credits = credits.filter(registration__course_class__term=f.term)
+        if f.school_id is not None:
+            credits = credits.filter(registration__course_class__school_id=f.school_id)
+        if f.course:
+            credits = credits.filter(college_course=f.course)
+        if f.new_only:
+            credits = credits.filter(exported_batch__isnull=True)
+        if f.credit_ids:
+            credits = credits.filter(pk__in=f.credit_ids)
+        return credits.order_by("pk")
+
+    def header(self) -> list[str]:
+        return COLUMNS
+
+    def rows(self, credits: QuerySet[Credit] | None = None) -> Iterator[list]:
+        credits = self.queryset() if credits is None else credits
+        for values in credits.values_list(*_FIELDS).iterator(chunk_size=CURSOR_CHUNK):
+            yield _row(values)
+
+
+class CollegeCreditExporter(CreditExporter):
+    """One college's earned credit: what its registrar transcripts."""
+
+    identifier = "college_credits"
+    name = "Your college's earned credit"
+
+    def __init__(self, filters: CreditFilters):
+        if filters.college_id is None:
+            raise ValueError("A college's credit list needs the college.")
+        super().__init__(filters)
+
+
+class StaffCreditExporter(CreditExporter):
+    """The same rows for consortium staff, over any college."""
+
+    identifier = "staff_credits"
+    name = "Earned credit, all colleges"
+
+
+def _row(values: tuple) -> list:
+    (
+        sers_id, last, first, middle, born, email, phone, street, city, state, zip_code,
+        school, district, start_year, course, title, credits, grade, teacher_first, teacher_last,
+    ) = values  # fmt: skip
+    return [
+        sers_id,
+        last,
+        first,
+        middle,
+        born,
+        email,
+        phone,
+        f"{street}, {city}, {state} {zip_code}",
+        school,
+        district,
+        school_year_label(start_year),
+        course,
+        title,
+        credits,
+        grade,
+        f"{teacher_first} {teacher_last}".strip(),
+    ]
+
+
+# --- Rendering ---------------------------------------------------------------------------------
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    """The cell as text, ISO dates, and a leading quote where a spreadsheet would see a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+class CsvWriter:
+    """Turns rows into UTF-8 CSV bytes, counting rows and hashing every byte it hands out."""
+
+    def __init__(self):
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.digest = hashlib.sha256()
+        self.row_count = 0
+
+    def encode(self, rows: list[list]) -> bytes:
+        for row in rows:
+            self.writer.writerow([safe_cell(value) for value in row])
+        data = self.buffer.getvalue().encode("utf-8")
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.digest.update(data)
+        return data
+
+    def header(self, columns: list[str]) -> bytes:
+        return self.encode([columns])
+
+    def body(self, rows: list[list]) -> bytes:
+        self.row_count += len(rows)
+        return self.encode(rows)
+
+
+def csv_chunks(
+    exporter: CreditExporter, writer: CsvWriter, credits=None, rows_per_chunk: int = 1000
+):
+    """The CSV as a stream of byte chunks: a header, then ``rows_per_chunk`` rows at a time."""
+    yield writer.header(exporter.header())
+    chunk = []
+    for row in exporter.rows(credits):
+        chunk.append(row)
+        if len(chunk) >= rows_per_chunk:
+            yield writer.body(chunk)
+            chunk = []
+    if chunk:
+        yield writer.body(chunk)
+
+
+def write_xlsx(
+    exporter: CreditExporter, path, credits=None, progress=None, every: int = 5000
+) -> int:
+    """Write an XLSX file with openpyxl's write-only mode (rows go straight to disk); row count."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title="Credits")
+    sheet.append(exporter.header())
+    count = 0
+    for row in exporter.rows(credits):
+        sheet.append([_xlsx_cell(value) for value in row])
+        count += 1
+        if progress and count % every == 0:
+            progress(count)
+    workbook.save(path)
+    return count
+
+
+def _xlsx_cell(value):
+    # Numbers stay numbers; text gets the same formula guard as CSV; dates as ISO text.
+    if isinstance(value, Decimal):
+        return float(value)
+    return safe_cell(value)
+
+
+def sha256_of_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,99 @@
+"""The credit rule, and the one function that writes credit records.
+
+A registration earns college credit when all hold: its grade is at or above
+the articulation's minimum (B by default: B- does not qualify; I and W never
+do), its school year's fee is paid or waived, and it is neither withdrawn,
+deleted nor rejected by the teacher. Whatever changes one of these (a grade,
+a payment, a waiver, a registration) calls ``credit_evaluate`` again.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from articulations.grades import meets_minimum
+from outbox.services import email_queue
+from payments.selectors import settled_years
+from registration.models import Credit, Registration, Student
+
+
+def earns_credit(
+    *, grade: str, minimum_grade: str, fee_settled: bool, status: str, enrollment: str
+) -> bool:
+    """The rule itself, on plain values, so every case can be shown in a table."""
+    return (
+        status == Registration.Status.REGISTERED
+        and enrollment != Registration.Enrollment.REJECTED
+        and meets_minimum(grade, minimum_grade)
+        and fee_settled
+    )
+
+
+def credit_evaluate(
+    *, registration: Registration, fee_settled: bool | None = None
+) -> Credit | None:
+    """Bring the registration's credit record in line with the rule; the record, or None."""
+    if fee_settled is None:
+        fee_settled = registration.school_year_id in settled_years(registration.student)
+    articulation = registration.articulation
+    earned = earns_credit(
+        grade=registration.grade,
+        minimum_grade=articulation.minimum_grade,
+        fee_settled=fee_settled,
+        status=registration.status,
+        enrollment=registration.enrollment,
+    )
+    with transaction.atomic():
+        credit = Credit.objects.select_for_update().filter(registration=registration).first()
+        if not earned:
+            if credit is not None:
+                credit.delete()  # kept in the credit's history
+            return None
+        if credit is not None:
+            if credit.grade != registration.grade:
+                credit.grade = registration.grade
+                credit.save(update_fields=["grade"])
+            return credit
+        credit = Credit.objects.create(
+            registration=registration,
+            student=registration.student,
+            college=articulation.college,
+            school_year_id=registration.school_year_id,
+            college_course=articulation.college_course,
+            college_course_title=articulation.college_course_title,
+            college_credits=articulation.college_credits,
+            grade=registration.grade,
+            earned_on=timezone.localdate(),
+        )
+        _email_credit_earned(credit, registration)
+    return credit
+
+
+def credit_reevaluate_year(*, student: Student, start_year: int) -> None:
+    """After a payment or a waiver: every registration of that year, against the new fee state."""
+    fee_settled = start_year in settled_years(student)
+    registrations = Registration.objects.filter(
+        student=student, school_year_id=start_year
+    ).select_related("articulation__college", "student")
+    for registration in registrations:
+        credit_evaluate(registration=registration, fee_settled=fee_settled)
+
+
+def _email_credit_earned(credit: Credit, registration: Registration) -> None:
+    student = registration.student
+    email_queue(
+        kind="credit_earned",
+        to=student.email,
+        template="credit_earned",
+        context={
+            "student": student,
+            "credit": credit,
+            "course_name": registration.articulation.hs_course_name,
+            "college": credit.college.name,
+            "certificate_url": settings.SITE_URL
+            + reverse("registration:certificate", args=[credit.school_year_id]),
+        },
+        unique_key=f"credit_earned:{credit.pk}",
+        about=f"student {student.sers_id}",
+    )

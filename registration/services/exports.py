@@ -1,0 +1,156 @@
+"""Export batches: each download of a credit list is recorded once it is whole.
+
+A batch records who, when, the filters, the row count and the SHA-256 of the
+file, and marks its rows exported so that "not yet exported" gives only new
+rows next time. A download cut off midway records nothing: the batch is
+written after the last row has been handed to the server.
+"""
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from registration.exports import (
+    CollegeCreditExporter,
+    CreditExporter,
+    CreditFilters,
+    CsvWriter,
+    StaffCreditExporter,
+    csv_chunks,
+    sha256_of_file,
+    write_xlsx,
+)
+from registration.models import Credit, ExportBatch
+
+EXPORTERS = {
+    exporter.identifier: exporter for exporter in (CollegeCreditExporter, StaffCreditExporter)
+}
+
+
+def exporter_for(identifier: str, filters: CreditFilters) -> CreditExporter:
+    return EXPORTERS[identifier](filters)
+
+
+def _snapshot(exporter: CreditExporter) -> tuple:
+    """The rows as of now: credits earned while the file is written wait for the next batch."""
+    last_id = exporter.queryset().aggregate(last=Max("pk"))["last"] or 0
+    return exporter.queryset().filter(pk__lte=last_id), last_id
+
+
+def _temp_path(suffix: str) -> str:
+    folder = os.path.join(settings.MEDIA_ROOT, "exports", "tmp")
+    os.makedirs(folder, exist_ok=True)
+    handle, path = tempfile.mkstemp(suffix=suffix, dir=folder)
+    os.close(handle)
+    return path
+
+
+def export_csv_stream(*, exporter: CreditExporter, requested_by, via: str) -> Iterator[bytes]:
+    """The CSV, chunk by chunk; the batch is recorded after the last chunk is taken."""
+    credits, last_id = _snapshot(exporter)
+    writer = CsvWriter()
+    path = _temp_path(".csv")
+    finished = False
+    try:
+        with open(path, "wb") as copy:
+            for chunk in csv_chunks(exporter, writer, credits):
+                copy.write(chunk)
+                yield chunk
+        # Reached only when the consumer asked for more after the last chunk: the whole file went out.
+        _complete(
+            ExportBatch(
+                college_id=exporter.filters.college_id,
+                requested_by=requested_by,
+                via=via,
+                format=ExportBatch.Format.CSV,
+                filters=exporter.filters.as_dict(),
+                exporter=exporter.identifier,
+                last_credit_id=last_id,
+                rows_total=writer.row_count,
+                rows_done=writer.row_count,
+            ),
+            credits=credits,
+            path=path,
+            row_count=writer.row_count,
+            sha256=writer.digest.hexdigest(),
+        )
+        finished = True
+    finally:
+        if not finished:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def _complete(
+    batch: ExportBatch, *, credits, path: str, row_count: int, sha256: str
+) -> ExportBatch:
+    with transaction.atomic():
+        batch.status = ExportBatch.Status.COMPLETE
+        batch.row_count = batch.rows_done = row_count
+        batch.rows_total = max(batch.rows_total, row_count)
+        batch.sha256 = sha256
+        batch.completed_at = timezone.now()
+        batch.save()
+        with open(path, "rb") as handle:
+            batch.file.save(f"credits-{batch.pk}.{batch.format}", File(handle), save=True)
+        credits.filter(exported_batch__isnull=True).update(exported_batch=batch)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+    return batch
+
+
+def export_xlsx_start(*, exporter: CreditExporter, requested_by, via: str) -> ExportBatch:
+    """Record a batch being prepared and queue its building; the page shows its progress."""
+    from registration.tasks import export_xlsx_build
+
+    credits, last_id = _snapshot(exporter)
+    with transaction.atomic():
+        batch = ExportBatch.objects.create(
+            college_id=exporter.filters.college_id,
+            requested_by=requested_by,
+            via=via,
+            format=ExportBatch.Format.XLSX,
+            filters=exporter.filters.as_dict(),
+            exporter=exporter.identifier,
+            last_credit_id=last_id,
+            rows_total=credits.count(),
+        )
+        export_xlsx_build.delay_on_commit(batch.pk)
+    return batch
+
+
+def export_xlsx_build(*, batch_id: int) -> ExportBatch:
+    """Write the batch's XLSX file, reporting progress; mark its rows once the file is whole."""
+    batch = ExportBatch.objects.get(pk=batch_id)
+    if batch.status != ExportBatch.Status.BUILDING:
+        return batch  # built already (a task run twice)
+    exporter = exporter_for(batch.exporter, CreditFilters.from_dict(batch.filters))
+    credits = exporter.queryset().filter(pk__lte=batch.last_credit_id)
+    path = _temp_path(".xlsx")
+
+    def progress(done: int) -> None:
+        ExportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+
+    try:
+        row_count = write_xlsx(exporter, path, credits, progress=progress)
+        return _complete(
+            batch, credits=credits, path=path, row_count=row_count, sha256=sha256_of_file(path)
+        )
+    except Exception as error:
+        ExportBatch.objects.filter(pk=batch.pk).update(
+            status=ExportBatch.Status.FAILED, error=repr(error)[:2000]
+        )
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        raise
+
+
+def credits_not_yet_exported(college_id: int):
+    return Credit.objects.filter(college_id=college_id, exported_batch__isnull=True)

@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from registration.services.exports import export_xlsx_build as build
+
+# Large files take a while; the Redis visibility timeout is set above this limit.
+XLSX_TIME_LIMIT = 1800
+
+
+@shared_task(acks_late=True, time_limit=XLSX_TIME_LIMIT, soft_time_limit=XLSX_TIME_LIMIT - 60)
+def export_xlsx_build(batch_id: int) -> int:
+    return build(batch_id=batch_id).row_count

@@ -1,0 +1,227 @@
+"""Credit lists: exporters, CSV and XLSX files, export batches and the command line."""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from articulations.tests.factories import CollegeFactory
+from registration.exports import COLUMNS, CollegeCreditExporter, CreditFilters, safe_cell
+from registration.models import Credit, ExportBatch, Registration
+from registration.services.exports import export_csv_stream, export_xlsx_start
+from registration.tests.helpers import one_college_class, student_at
+
+pytestmark = pytest.mark.django_db
+
+
+def earned_credit(*, college=None, start_year=2025, **student_fields):
+    """A credit earned at ``college`` (made directly: the rule itself is tested elsewhere)."""
+    course_class = one_college_class(start_year=start_year)
+    articulation = course_class.articulations.get()
+    if college is not None:
+        articulation.college = college
+        articulation.save()
+    student = student_at(course_class.school, expected_graduation_year=2027, **student_fields)
+    registration = Registration.objects.create(
+        student=student,
+        course_class=course_class,
+        articulation=articulation,
+        school_year=course_class.school_year,
+        grade="A",
+    )
+    return Credit.objects.create(
+        registration=registration,
+        student=student,
+        college=articulation.college,
+        school_year_id=start_year,
+        college_course=articulation.college_course,
+        college_course_title=articulation.college_course_title,
+        college_credits=articulation.college_credits,
+        grade="A",
+        earned_on=dt.date(2026, 6, 20),
+    )
+
+
+def download(college, **filters) -> bytes:
+    exporter = CollegeCreditExporter(CreditFilters(college_id=college.pk, **filters))
+    return b"".join(export_csv_stream(exporter=exporter, requested_by=None, via="web"))
+
+
+def rows_of(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM", "'@SUM"),
+        ("Lopez", "Lopez"),
+        (dt.date(2010, 4, 27), "2010-04-27"),
+        (Decimal("5.0"), "5"),
+        (Decimal("2.5"), "2.5"),
+        (None, ""),
+    ],
+)
+def test_cells_are_safe_for_spreadsheets_and_dates_are_iso(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_the_csv_has_the_columns_in_order_and_the_students_row():
+    college = CollegeFactory()
+    credit = earned_credit(
+        college=college, legal_last_name="=cmd|' /C calc'!A0", legal_first_name="Maya"
+    )
+
+    header, row = rows_of(download(college))
+
+    assert header == COLUMNS
+    student = credit.student
+    assert row[0] == student.sers_id
+    assert row[1] == "'=cmd|' /C calc'!A0"
+    assert row[2] == "Maya"
+    assert row[4] == student.date_of_birth.isoformat()
+    assert row[7] == f"{student.street}, {student.city}, {student.state} {student.zip_code}"
+    assert row[8] == credit.registration.course_class.school.name
+    assert row[10] == "2025-26"
+    assert row[11] == credit.college_course
+    assert row[13] == "5"
+    assert row[14] == "A"
+    assert row[15] == credit.registration.course_class.teacher.name
+
+
+def test_a_download_records_a_batch_with_its_hash_and_marks_its_rows():
+    college = CollegeFactory()
+    credits = [earned_credit(college=college) for _ in range(3)]
+    earned_credit()  # another college's credit stays out
+
+    data = download(college)
+
+    batch = ExportBatch.objects.get()
+    assert batch.row_count == 3
+    assert batch.sha256 == hashlib.sha256(data).hexdigest()
+    assert batch.status == ExportBatch.Status.COMPLETE
+    with batch.file.open("rb") as handle:
+        assert handle.read() == data
+    assert {credit.pk for credit in Credit.objects.filter(exported_batch=batch)} == {
+        c.pk for c in credits
+    }
+
+
+def test_not_yet_exported_gives_only_new_rows_across_batches():
+    college = CollegeFactory()
+    earned_credit(college=college)
+    earned_credit(college=college)
+
+    assert len(rows_of(download(college, new_only=True))) == 3
+    assert len(rows_of(download(college, new_only=True))) == 1  # header only
+    newer = earned_credit(college=college)
+    third = rows_of(download(college, new_only=True))
+
+    assert [row[0] for row in third[1:]] == [newer.student.sers_id]
+    assert ExportBatch.objects.count() == 3
+
+
+def test_a_download_cut_off_midway_records_nothing():
+    college = CollegeFactory()
+    for _ in range(3):
+        earned_credit(college=college)
+    exporter = CollegeCreditExporter(CreditFilters(college_id=college.pk, new_only=True))
+    stream = export_csv_stream(exporter=exporter, requested_by=None, via="web")
+
+    next(stream)  # the header went out, then the connection dropped
+    stream.close()
+
+    assert not ExportBatch.objects.exists()
+    assert not Credit.objects.filter(exported_batch__isnull=False).exists()
+
+
+def test_the_query_count_does_not_grow_with_rows():
+    def queries_for_download(college):
+        with CaptureQueriesContext(connection) as captured:
+            download(college)
+        return len(captured)
+
+    few, many = CollegeFactory(), CollegeFactory()
+    for _ in range(3):
+        earned_credit(college=few)
+    for _ in range(30):
+        earned_credit(college=many)
+
+    assert queries_for_download(few) == queries_for_download(many)
+
+
+def test_the_xlsx_file_has_the_same_rows_as_the_csv(django_capture_on_commit_callbacks):
+    college = CollegeFactory()
+    for _ in range(2):
+        earned_credit(college=college)
+    csv_rows = rows_of(download(college))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = export_xlsx_start(
+            exporter=CollegeCreditExporter(CreditFilters(college_id=college.pk)),
+            requested_by=None,
+            via="web",
+        )
+
+    batch.refresh_from_db()
+    assert batch.status == ExportBatch.Status.COMPLETE
+    assert batch.progress_percent == 100
+    with batch.file.open("rb") as handle:
+        data = handle.read()
+    assert batch.sha256 == hashlib.sha256(data).hexdigest()
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+    xlsx_rows = [
+        [("" if cell is None else str(cell)) for cell in row]
+        for row in sheet.iter_rows(values_only=True)
+    ]
+    for csv_row, xlsx_row in zip(csv_rows, xlsx_rows, strict=True):
+        assert [cell.replace(".0", "") for cell in xlsx_row] == [
+            cell.replace(".0", "") for cell in csv_row
+        ]
+
+
+def test_the_command_line_writes_the_same_file_as_the_page(tmp_path):
+    college = CollegeFactory(code="BC")
+    for _ in range(2):
+        earned_credit(college=college)
+    from_page = download(college, school_year=2025)
+
+    output = tmp_path / "credits.csv"
+    call_command("export_credits", college="bc", year="2025-26", format="csv", output=str(output))
+
+    assert output.read_bytes() == from_page
+    batch = ExportBatch.objects.latest("created_at")
+    assert batch.via == "command line"
+    assert batch.sha256 == hashlib.sha256(from_page).hexdigest()
+
+
+def test_the_command_line_new_only_and_xlsx(tmp_path):
+    college = CollegeFactory(code="LW")
+    earned_credit(college=college)
+    first = tmp_path / "first.xlsx"
+    call_command("export_credits", college="LW", new_only=True, format="xlsx", output=str(first))
+    second = tmp_path / "second.csv"
+    call_command("export_credits", college="LW", new_only=True, format="csv", output=str(second))
+
+    assert len(list(openpyxl.load_workbook(first).active.iter_rows())) == 2
+    assert len(rows_of(second.read_bytes())) == 1
+
+
+def test_the_command_line_refuses_an_unknown_college_or_a_bad_year(tmp_path):
+    from django.core.management.base import CommandError
+
+    CollegeFactory(code="BC")
+    with pytest.raises(CommandError, match="No college has the code XX"):
+        call_command("export_credits", college="XX", output=str(tmp_path / "x.csv"))
+    with pytest.raises(CommandError, match="--year must look like 2025-26"):
+        call_command("export_credits", college="BC", year="2025", output=str(tmp_path / "x.csv"))
