@@ -1171,3 +1171,6 @@ class PriorYearRequestAdmin(SersIdSearchMixin, StatusThroughServicesMixin, Simpl
                 f"{'it was' if already == 1 else 'they were'}."
             )
         self.message_user(request, message, messages.SUCCESS if changed else messages.WARNING)
+
+
+from registration import admin_exports  # noqa: E402,F401

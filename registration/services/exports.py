@@ -7,6 +7,7 @@ written after the last row has been handed to the server.
 """
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from registration.exports import (
     write_xlsx,
 )
 from registration.models import Credit, ExportBatch
+
+logger = logging.getLogger(__name__)
 
 EXPORTERS = {
     exporter.identifier: exporter for exporter in (CollegeCreditExporter, StaffCreditExporter)
@@ -52,8 +55,13 @@ def _temp_path(suffix: str) -> str:
     return path
 
 
-def export_csv_stream(*, exporter: CreditExporter, requested_by, via: str) -> Iterator[bytes]:
-    """The CSV, chunk by chunk; the batch is recorded after the last chunk is taken."""
+def export_csv_stream(
+    *, exporter: CreditExporter, requested_by, via: str, batches: list | None = None
+) -> Iterator[bytes]:
+    """The CSV, chunk by chunk; the batch is recorded after the last chunk is taken.
+
+    A caller that needs the batch (the command line) passes a list to receive it.
+    """
     credits, last_id = _snapshot(exporter)
     writer = CsvWriter()
     path = _temp_path(".csv")
@@ -64,7 +72,7 @@ def export_csv_stream(*, exporter: CreditExporter, requested_by, via: str) -> It
                 copy.write(chunk)
                 yield chunk
         # Reached only when the consumer asked for more after the last chunk: the whole file went out.
-        _complete(
+        batch = _complete(
             ExportBatch(
                 college_id=exporter.filters.college_id,
                 requested_by=requested_by,
@@ -81,6 +89,8 @@ def export_csv_stream(*, exporter: CreditExporter, requested_by, via: str) -> It
             row_count=writer.row_count,
             sha256=writer.digest.hexdigest(),
         )
+        if batches is not None:
+            batches.append(batch)
         finished = True
     finally:
         if not finished:

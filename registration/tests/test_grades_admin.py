@@ -444,7 +444,7 @@ def test_a_regrade_says_what_it_was(admin_client, admin_user, february):
         (b"", "The file is empty"),
         (b"  \n\n", "The file is empty"),
         (b"name,grade\nMaya,A\n", "The first row must name the columns sers_id, class, grade"),
-        (b"sers_id,class,grade\nTP3-07-4412,17\rTP3-07-4413,17,B\n", "could not be read as CSV"),
+        (b"sers_id,class,grade\nTP3-07-4412,17\rTP3-07-4413,17,B\n", "cannot be read as CSV"),
     ],
 )
 def test_a_file_that_cannot_be_read_gets_a_message(admin_client, content, message):
