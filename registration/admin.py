@@ -315,6 +315,13 @@ class RegistrationAdminForm(forms.ModelForm):
         "history with your name.",
     )
 
+    # Staff may undo a teacher's wrong "not in the class", also after the grading deadline.
+    enrollment = forms.ChoiceField(
+        choices=Registration.Enrollment.choices,
+        show_hidden_initial=True,
+        help_text="The teacher's word on the roster. Saving re-checks the college credit.",
+    )
+
     class Meta:
         model = Registration
         fields = ["student", "course_class", "articulation", "school_year", "late_fee_waived"]
@@ -323,13 +330,16 @@ class RegistrationAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "grade" in self.fields:
             self.initial.setdefault("grade", self.instance.grade)
+        if "enrollment" in self.fields:
+            self.initial.setdefault("enrollment", self.instance.enrollment)
 
     def clean(self):
         cleaned_data = super().clean()
+        enrollment = cleaned_data.get("enrollment") or self.instance.enrollment
         if (
-            "grade" in self.changed_data
+            {"grade", "enrollment"} & set(self.changed_data)
             and cleaned_data.get("grade")
-            and self.instance.enrollment == Registration.Enrollment.REJECTED
+            and enrollment == Registration.Enrollment.REJECTED
         ):
             self.add_error(
                 "grade",
@@ -517,7 +527,6 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         "registered_at",
         "updated_at",
         "is_late",
-        "enrollment",
         "enrollment_decided_at",
         "grade_posted_at",
         "student_status_word",
@@ -566,22 +575,30 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         return False
 
     def save_model(self, request, obj, form, change):
-        # The grade is not on the model form's save (see RegistrationAdminForm): the
-        # other fields are saved plainly, then the grade goes through the service.
-        grade_changed = change and "grade" in form.changed_data
-        if set(form.changed_data) - {"grade"} or not change:
+        # Grade and enrollment are not on the model form's save (see RegistrationAdminForm):
+        # the other fields are saved plainly, then those two go through the service.
+        roster_fields = {"grade", "enrollment"}
+        grade_changed = change and bool(roster_fields & set(form.changed_data))
+        if set(form.changed_data) - roster_fields or not change:
             obj.changed_by = request.user
             super().save_model(request, obj, form, change)
             if "late_fee_waived" in form.changed_data:
                 # Waiving the late fee can settle the year, and a settled year earns credit.
                 credit_reevaluate_year(student=obj.student, start_year=obj.school_year_id)
         if grade_changed:
-            self._set_grade(request, obj, form.cleaned_data["grade"])
+            self._set_grade(
+                request, obj, form.cleaned_data["grade"], form.cleaned_data.get("enrollment")
+            )
 
-    def _set_grade(self, request, registration, grade):
+    def _set_grade(self, request, registration, grade, enrollment=None):
         was = registration.grade
         try:
-            grade_set_by_staff(registration=registration, grade=grade, staff_user=request.user)
+            grade_set_by_staff(
+                registration=registration,
+                grade=grade,
+                enrollment=enrollment,
+                staff_user=request.user,
+            )
         except RegistrationRefused as refusal:
             self.message_user(request, f"The grade was not changed: {refusal}", messages.ERROR)
             return

@@ -65,15 +65,25 @@ def roster_save(*, teacher: Teacher, course_class: Class, entries: list[RosterEn
     return changed
 
 
-def grade_set_by_staff(*, registration: Registration, grade: str, staff_user) -> bool:
-    """Staff change a grade at any time (the admin keeps the history)."""
+def grade_set_by_staff(
+    *, registration: Registration, grade: str, staff_user, enrollment: str | None = None
+) -> bool:
+    """Staff change a grade, or the teacher's enrollment word, at any time (with history).
+
+    ``enrollment`` lets staff undo a wrong "not in the class" after the grading deadline.
+    """
     with transaction.atomic():
         registration = (
             Registration.objects.select_for_update()
             .select_related("student", "articulation")
             .get(pk=registration.pk)
         )
-        return _apply(registration, enrollment=registration.enrollment, grade=grade, by=staff_user)
+        return _apply(
+            registration,
+            enrollment=enrollment or registration.enrollment,
+            grade=grade,
+            by=staff_user,
+        )
 
 
 def _apply(registration: Registration, *, enrollment: str, grade: str, by) -> bool:

@@ -510,3 +510,34 @@ def test_people_who_are_not_staff_are_refused_the_import(client, february):
     # Staff who may not change registrations are refused too, and see no button.
     client.force_login(UserFactory(is_staff=True))
     assert client.get(IMPORT).status_code == 403
+
+
+def test_staff_undo_a_wrong_not_in_the_class_after_the_deadline_and_grade_it(
+    admin_client, admin_user
+):
+    with at(2027, 2, 1, 10, 0):
+        student, consortium = registered_student()
+        registration = Registration.objects.get(student=student)
+        registration.enrollment = Registration.Enrollment.REJECTED
+        registration.save()
+
+    with at(2027, 7, 1, 10, 0):
+        admin_client.force_login(admin_user)
+        url = f"/admin/registration/registration/{registration.pk}/change/"
+        form = admin_client.get(url).context["adminform"].form
+        data = {name: form[name].value() or "" for name in form.fields}
+        data.update(
+            {
+                "initial-grade": "",
+                "initial-enrollment": "rejected",
+                "enrollment": "confirmed",
+                "grade": "A",
+            }
+        )
+        response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.enrollment == Registration.Enrollment.CONFIRMED
+    assert registration.grade == "A"
+    assert registration.changed_by == admin_user
