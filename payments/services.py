@@ -15,13 +15,16 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from articulations.models import Consortium
 from articulations.school_year import WindowState
+from articulations.selectors import current_terms
+from outbox.models import OutboxEmail
 from outbox.services import email_queue
 from payments.models import CheckoutSession, Payment, StripeEvent, StudentYear, Waiver
 from payments.money import from_cents, money, to_cents
-from payments.selectors import FeeState, YearAccount, year_account, year_accounts
+from payments.selectors import FeeState, YearAccount, fee_states, year_account, year_accounts
 from payments.stripe_gateway import stripe_client
-from registration.models import Student
+from registration.models import Registration, Student
 from registration.services.credit import credit_reevaluate_year
 from sers.formatting import long_date
 
@@ -444,3 +447,62 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
         )
         credit_reevaluate_year(student=student, start_year=waiver.student_year.school_year_id)
     return True
+
+
+# --- Reminders -----------------------------------------------------------------------------------
+
+# Two weeks before the payment deadline, once per student and school year.
+REMINDER_DAYS_BEFORE_DEADLINE = 14
+
+
+def payment_reminders_send() -> int:
+    """Mail every student who registered but has not paid, once, in the last two weeks before
+    the payment deadline of their consortium's current school year. Run daily by Celery beat."""
+    sent = 0
+    for consortium in Consortium.objects.all():
+        terms = current_terms(consortium)
+        today = terms.today()
+        days_left = (terms.payment.closes_on - today).days
+        if (
+            terms.payment_state(today) != WindowState.OPEN
+            or days_left > REMINDER_DAYS_BEFORE_DEADLINE
+        ):
+            continue
+        students = list(
+            Student.objects.filter(
+                registrations__school_year_id=terms.start_year,
+                registrations__status=Registration.Status.REGISTERED,
+                registrations__course_class__school__consortium=consortium,
+            ).distinct()
+        )
+        states = fee_states(students, terms.start_year)
+        keys = {
+            student.pk: f"payment_reminder:{student.pk}:{consortium.pk}:{terms.start_year}"
+            for student in students
+        }
+        # Only to count what is new: the unique key itself keeps a reminder from going twice.
+        already = set(
+            OutboxEmail.objects.filter(unique_key__in=keys.values()).values_list(
+                "unique_key", flat=True
+            )
+        )
+        for student in students:
+            if states.get(student.pk) != FeeState.UNPAID or keys[student.pk] in already:
+                continue
+            with transaction.atomic():
+                email_queue(
+                    kind="payment_reminder",
+                    to=student.email,
+                    template="payment_reminder",
+                    context={
+                        "student": student,
+                        "terms": terms,
+                        "consortium": consortium,
+                        "payments_url": settings.SITE_URL + reverse("payments:fees"),
+                        "parent_url": settings.SITE_URL + reverse("payments:parent_pay"),
+                    },
+                    unique_key=keys[student.pk],
+                    about=f"student {student.sers_id}",
+                )
+            sent += 1
+    return sent

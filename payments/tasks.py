@@ -1,9 +1,15 @@
 from celery import shared_task
 
-from payments.services import free_lunch_waivers_open
+from payments.services import free_lunch_waivers_open, payment_reminders_send
 
 
 @shared_task(acks_late=True)
 def open_free_lunch_waivers() -> int:
     """Give every student on free or reduced-price lunch a waiting waiver for each registered year."""
     return free_lunch_waivers_open()
+
+
+@shared_task(acks_late=True)
+def send_payment_reminders() -> int:
+    """Before the payment deadline: remind students who registered but have not paid."""
+    return payment_reminders_send()

@@ -181,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.open_free_lunch_waivers",
         "schedule": 900,
     },
+    # Daily; it mails only in the last two weeks before a payment deadline, once a year each.
+    "send-payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": 86400},
 }
 
 # --- Mail ---------------------------------------------------------------------
