@@ -53,7 +53,7 @@ class DemoLogin:
 DEMO_ACCOUNTS = [
     # role group, username, first, last, where to go, is_staff
     (Roles.STUDENT, "student", "Maya", "Lopez", "/accounts/profile/", False),
-    (Roles.TEACHER, "teacher", "Daniel", "Kim", "/", False),
+    (Roles.TEACHER, "teacher", "Daniel", "Kim", "/teacher/", False),
     (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/registrar/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
 ]
