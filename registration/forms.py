@@ -9,10 +9,13 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 
+from articulations.grades import LetterGrade
 from articulations.models import Articulation, Class, School
-from articulations.school_year import local_today, start_year_on
-from registration.models import GRADES, Student, grade_in, graduation_year_for
+from articulations.school_year import local_today, school_year_label, start_year_on
+from registration.exports import CreditFilters
+from registration.models import GRADES, Registration, Student, grade_in, graduation_year_for
 from registration.services.accounts import password_reset_email_queue
+from registration.services.teaching import RosterEntry
 
 # Students in grades 9–12 are 13 to 19 as a rule; leave room for early and late starters.
 YOUNGEST_AGE, OLDEST_AGE = 12, 21
@@ -423,3 +426,181 @@ class PriorYearRequestForm(RegisterClassForm):
             "required": "Tell us in a sentence or two why you did not register that year."
         },
     )
+
+
+# --- Teachers and registrars -----------------------------------------------------------------
+
+
+class RosterForm(forms.Form):
+    """Enrollment and final grade for every student of a roster, in one form.
+
+    Fields are named ``enrollment-<registration id>`` and ``grade-<registration id>``.
+    A student who registered after the page was loaded has no fields in the post:
+    their current values are kept. Fields for a registration no longer on the roster
+    are passed on, so ``roster_save`` can say so.
+    """
+
+    GRADE_CHOICES = [("", "—"), *LetterGrade.choices]
+
+    def __init__(self, data=None, *, lines):
+        self.lines = lines
+        if data is not None:
+            data = data.copy()
+            for line in lines:
+                registration = line.registration
+                data.setdefault(f"enrollment-{registration.pk}", registration.enrollment)
+                data.setdefault(f"grade-{registration.pk}", registration.grade)
+        super().__init__(data)
+        for line in lines:
+            registration, name = line.registration, line.student.full_name
+            self.fields[f"enrollment-{registration.pk}"] = forms.ChoiceField(
+                label=f"Enrollment for {name}",
+                choices=Registration.Enrollment.choices,
+                initial=registration.enrollment,
+                error_messages={
+                    "required": f"Choose whether {name} is enrolled",
+                    "invalid_choice": f"Choose Not confirmed yet, Enrolled or Not in the class for {name}",
+                },
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
+            self.fields[f"grade-{registration.pk}"] = forms.ChoiceField(
+                label=f"Final grade for {name}",
+                choices=self.GRADE_CHOICES,
+                required=False,
+                initial=registration.grade,
+                error_messages={
+                    "invalid_choice": f"Choose a grade from the list for {name}, or — for no grade yet",
+                },
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
+
+    def rows(self):
+        """Each roster line with its two bound fields, for the template."""
+        rows = []
+        for line in self.lines:
+            enrollment = self[f"enrollment-{line.registration.pk}"]
+            grade = self[f"grade-{line.registration.pk}"]
+            for field in (enrollment, grade):
+                if field.errors:
+                    # The message beside the field is read with it; the red border is not alone.
+                    field.field.widget.attrs.update(
+                        {
+                            "class": "form-select is-invalid",
+                            "aria-describedby": f"{field.id_for_label}-error",
+                        }
+                    )
+            rows.append((line, enrollment, grade))
+        return rows
+
+    def entries(self) -> list[RosterEntry]:
+        entries = [
+            RosterEntry(
+                registration_id=line.registration.pk,
+                enrollment=self.cleaned_data[f"enrollment-{line.registration.pk}"],
+                grade=self.cleaned_data[f"grade-{line.registration.pk}"],
+            )
+            for line in self.lines
+        ]
+        on_roster = {line.registration.pk for line in self.lines}
+        for key in self.data:
+            prefix, _, registration_id = key.partition("-")
+            if (
+                prefix == "enrollment"
+                and registration_id.isdigit()
+                and int(registration_id) not in on_roster
+            ):
+                entries.append(
+                    RosterEntry(
+                        registration_id=int(registration_id),
+                        enrollment=self.data[key],
+                        grade=self.data.get(f"grade-{registration_id}", ""),
+                    )
+                )
+        return entries
+
+
+class CreditFilterForm(forms.Form):
+    """A registrar's filters: from the page's query string, or a download form's hidden fields.
+
+    The college is not among them: it is always the registrar's own. The fields take any
+    value of the right type, so a school or course of another college simply matches
+    nothing; the lists offer the values present in the college's credit.
+    """
+
+    year = forms.IntegerField(
+        label="School year",
+        required=False,
+        min_value=2000,
+        max_value=2200,
+        error_messages=dict.fromkeys(
+            ["invalid", "min_value", "max_value"], "Choose a school year from the list"
+        ),
+        widget=forms.Select,
+    )
+    term = forms.CharField(
+        label="Term",
+        required=False,
+        max_length=30,
+        widget=forms.Select,
+    )
+    school = forms.IntegerField(
+        label="High school",
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        error_messages=dict.fromkeys(
+            ["invalid", "min_value", "max_value"], "Choose a high school from the list"
+        ),
+        widget=forms.Select,
+    )
+    course = forms.CharField(
+        label="College course",
+        required=False,
+        max_length=25,
+        widget=forms.Select,
+    )
+    new_only = forms.BooleanField(
+        label="Only credits not yet exported",
+        required=False,
+    )
+
+    def __init__(self, data=None, *, choices=None):
+        super().__init__(data)
+        if choices is not None:
+            self.fields["year"].widget.choices = [
+                ("", "All school years"),
+                *((year, school_year_label(year)) for year in choices.years),
+            ]
+            self.fields["term"].widget.choices = [
+                ("", "All terms"),
+                *((term, term) for term in choices.terms),
+            ]
+            self.fields["school"].widget.choices = [("", "All high schools"), *choices.schools]
+            self.fields["course"].widget.choices = [
+                ("", "All college courses"),
+                *((course, course) for course in choices.courses),
+            ]
+
+    def credit_filters(self, college_id: int) -> CreditFilters:
+        """The filters for the registrar's college; call after ``is_valid``."""
+        data = self.cleaned_data if self.is_bound else {}
+        return CreditFilters(
+            college_id=college_id,
+            school_year=data.get("year"),
+            term=data.get("term", ""),
+            school_id=data.get("school"),
+            course=data.get("course", ""),
+            new_only=bool(data.get("new_only")),
+        )
+
+    def download_fields(self) -> list[tuple[str, str]]:
+        """The filters in force, as hidden fields of the download forms."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        fields = []
+        for name, value in self.cleaned_data.items():
+            if value is True:
+                fields.append((name, "on"))
+            elif value not in (None, "", False):
+                fields.append((name, str(value)))
+        return fields

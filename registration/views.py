@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -14,22 +13,23 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from articulations.grades import LetterGrade
 from articulations.school_year import local_today, school_year_label
 from articulations.selectors import current_school_year, current_terms
 from payments.selectors import settled_years
-from registration.exports import CollegeCreditExporter, CreditFilters
+from registration.exports import CollegeCreditExporter
 from registration.forms import (
+    CreditFilterForm,
     ForgotLoginForm,
     LoginForm,
     OutboxPasswordResetForm,
     PriorYearRequestForm,
     ProfileForm,
     RegisterClassForm,
+    RosterForm,
     SchoolPickForm,
     SignupForm,
 )
-from registration.models import ExportBatch, Registration
+from registration.models import ExportBatch
 from registration.selectors import (
     batch_lines,
     classes_open_for_registration,
@@ -66,7 +66,7 @@ from registration.services.registrations import (
     registration_window_refusal,
     registration_withdraw,
 )
-from registration.services.teaching import RosterEntry, roster_save
+from registration.services.teaching import roster_save
 
 # Enough for a student who mistypes; too few to probe which addresses have accounts.
 RECOVERY_RATE_PER_IP = "10/h"
@@ -369,94 +369,6 @@ def teacher_classes(request):
     )
 
 
-class RosterForm(forms.Form):
-    """Enrollment and final grade for every student of a roster, in one form.
-
-    Fields are named ``enrollment-<registration id>`` and ``grade-<registration id>``.
-    A student who registered after the page was loaded has no fields in the post:
-    their current values are kept. Fields for a registration no longer on the roster
-    are passed on, so ``roster_save`` can say so.
-    """
-
-    GRADE_CHOICES = [("", "—"), *LetterGrade.choices]
-
-    def __init__(self, data=None, *, lines):
-        self.lines = lines
-        if data is not None:
-            data = data.copy()
-            for line in lines:
-                registration = line.registration
-                data.setdefault(f"enrollment-{registration.pk}", registration.enrollment)
-                data.setdefault(f"grade-{registration.pk}", registration.grade)
-        super().__init__(data)
-        for line in lines:
-            registration, name = line.registration, line.student.full_name
-            self.fields[f"enrollment-{registration.pk}"] = forms.ChoiceField(
-                label=f"Enrollment for {name}",
-                choices=Registration.Enrollment.choices,
-                initial=registration.enrollment,
-                error_messages={
-                    "required": f"Choose whether {name} is enrolled",
-                    "invalid_choice": f"Choose Not confirmed yet, Enrolled or Not in the class for {name}",
-                },
-                widget=forms.Select(attrs={"class": "form-select"}),
-            )
-            self.fields[f"grade-{registration.pk}"] = forms.ChoiceField(
-                label=f"Final grade for {name}",
-                choices=self.GRADE_CHOICES,
-                required=False,
-                initial=registration.grade,
-                error_messages={
-                    "invalid_choice": f"Choose a grade from the list for {name}, or — for no grade yet",
-                },
-                widget=forms.Select(attrs={"class": "form-select"}),
-            )
-
-    def rows(self):
-        """Each roster line with its two bound fields, for the template."""
-        rows = []
-        for line in self.lines:
-            enrollment = self[f"enrollment-{line.registration.pk}"]
-            grade = self[f"grade-{line.registration.pk}"]
-            for field in (enrollment, grade):
-                if field.errors:
-                    # The message beside the field is read with it; the red border is not alone.
-                    field.field.widget.attrs.update(
-                        {
-                            "class": "form-select is-invalid",
-                            "aria-describedby": f"{field.id_for_label}-error",
-                        }
-                    )
-            rows.append((line, enrollment, grade))
-        return rows
-
-    def entries(self) -> list[RosterEntry]:
-        entries = [
-            RosterEntry(
-                registration_id=line.registration.pk,
-                enrollment=self.cleaned_data[f"enrollment-{line.registration.pk}"],
-                grade=self.cleaned_data[f"grade-{line.registration.pk}"],
-            )
-            for line in self.lines
-        ]
-        on_roster = {line.registration.pk for line in self.lines}
-        for key in self.data:
-            prefix, _, registration_id = key.partition("-")
-            if (
-                prefix == "enrollment"
-                and registration_id.isdigit()
-                and int(registration_id) not in on_roster
-            ):
-                entries.append(
-                    RosterEntry(
-                        registration_id=int(registration_id),
-                        enrollment=self.data[key],
-                        grade=self.data.get(f"grade-{registration_id}", ""),
-                    )
-                )
-        return entries
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def roster(request, class_id: int):
@@ -497,93 +409,6 @@ def roster(request, class_id: int):
 
 CREDITS_PER_PAGE = 50
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class CreditFilterForm(forms.Form):
-    """A registrar's filters: from the page's query string, or a download form's hidden fields.
-
-    The college is not among them: it is always the registrar's own. The fields take any
-    value of the right type, so a school or course of another college simply matches
-    nothing; the lists offer the values present in the college's credit.
-    """
-
-    year = forms.IntegerField(
-        label="School year",
-        required=False,
-        min_value=2000,
-        max_value=2200,
-        error_messages=dict.fromkeys(
-            ["invalid", "min_value", "max_value"], "Choose a school year from the list"
-        ),
-        widget=forms.Select,
-    )
-    term = forms.CharField(
-        label="Term",
-        required=False,
-        max_length=30,
-        widget=forms.Select,
-    )
-    school = forms.IntegerField(
-        label="High school",
-        required=False,
-        min_value=1,
-        max_value=2**63 - 1,
-        error_messages=dict.fromkeys(
-            ["invalid", "min_value", "max_value"], "Choose a high school from the list"
-        ),
-        widget=forms.Select,
-    )
-    course = forms.CharField(
-        label="College course",
-        required=False,
-        max_length=25,
-        widget=forms.Select,
-    )
-    new_only = forms.BooleanField(
-        label="Only credits not yet exported",
-        required=False,
-    )
-
-    def __init__(self, data=None, *, choices=None):
-        super().__init__(data)
-        if choices is not None:
-            self.fields["year"].widget.choices = [
-                ("", "All school years"),
-                *((year, school_year_label(year)) for year in choices.years),
-            ]
-            self.fields["term"].widget.choices = [
-                ("", "All terms"),
-                *((term, term) for term in choices.terms),
-            ]
-            self.fields["school"].widget.choices = [("", "All high schools"), *choices.schools]
-            self.fields["course"].widget.choices = [
-                ("", "All college courses"),
-                *((course, course) for course in choices.courses),
-            ]
-
-    def credit_filters(self, college_id: int) -> CreditFilters:
-        """The filters for the registrar's college; call after ``is_valid``."""
-        data = self.cleaned_data if self.is_bound else {}
-        return CreditFilters(
-            college_id=college_id,
-            school_year=data.get("year"),
-            term=data.get("term", ""),
-            school_id=data.get("school"),
-            course=data.get("course", ""),
-            new_only=bool(data.get("new_only")),
-        )
-
-    def download_fields(self) -> list[tuple[str, str]]:
-        """The filters in force, as hidden fields of the download forms."""
-        if not self.is_bound or not self.is_valid():
-            return []
-        fields = []
-        for name, value in self.cleaned_data.items():
-            if value is True:
-                fields.append((name, "on"))
-            elif value not in (None, "", False):
-                fields.append((name, str(value)))
-        return fields
 
 
 def _registrar_page(request, registrar, data, *, status: int = 200):
