@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 import redis
 from django.conf import settings
@@ -41,7 +41,7 @@ def postgres_problem() -> str | None:
     if database["ENGINE"] != "django.db.backends.postgresql":
         return f"the test database is {database['ENGINE']}, not PostgreSQL (set DATABASE_URL=postgres://…)"
     try:
-        psycopg2.connect(
+        psycopg.connect(
             host=database.get("HOST") or None,
             port=database.get("PORT") or None,
             user=database.get("USER") or None,
@@ -49,7 +49,7 @@ def postgres_problem() -> str | None:
             dbname="postgres",
             connect_timeout=3,
         ).close()
-    except psycopg2.OperationalError as error:
+    except psycopg.OperationalError as error:
         where = f"{database.get('HOST')}:{database.get('PORT') or 5432}"
         return f"PostgreSQL at {where} does not answer: {str(error).strip()}"
     return None

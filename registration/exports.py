@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import F, Func, QuerySet, TextField, Value
+from django.db.models.functions import Cast, Concat, LPad, Mod, Trim
 
 from articulations.school_year import school_year_label
 from registration.models import Credit
@@ -198,7 +200,8 @@ class CsvWriter:
 
     def __init__(self):
         self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        # "\n", as PostgreSQL's COPY writes it: both paths give the same bytes.
+        self.writer = csv.writer(self.buffer, lineterminator="\n")
         self.digest = hashlib.sha256()
         self.row_count = 0
 
@@ -220,10 +223,25 @@ class CsvWriter:
 
 
 def csv_chunks(
-    exporter: CreditExporter, writer: CsvWriter, credits=None, rows_per_chunk: int = 1000
+    exporter: CreditExporter,
+    writer: CsvWriter,
+    credits=None,
+    rows_per_chunk: int = 1000,
+    use_copy: bool | None = None,
 ):
-    """The CSV as a stream of byte chunks: a header, then ``rows_per_chunk`` rows at a time."""
+    """The CSV as a stream of byte chunks: a header, then the rows.
+
+    On PostgreSQL the rows come from ``COPY ... TO STDOUT`` with the same cells worked
+    out in SQL, so Python only passes bytes on (bench/export_credits.py has the figures);
+    elsewhere (the embedded SQLite run) ``rows_per_chunk`` rows at a time from Python.
+    """
     yield writer.header(exporter.header())
+    credits = exporter.queryset() if credits is None else credits
+    if use_copy is None:
+        use_copy = connection.vendor == "postgresql"
+    if use_copy:
+        yield from _copy_chunks(credits, writer)
+        return
     chunk = []
     for row in exporter.rows(credits):
         chunk.append(row)
@@ -232,6 +250,83 @@ def csv_chunks(
             chunk = []
     if chunk:
         yield writer.body(chunk)
+
+
+def _guarded(expression):
+    """A text cell as ``safe_cell`` writes it: a formula start gets a quote; empty is NULL."""
+    quoted = Func(expression, Value("^([=+@\t\r-])"), Value("'\\1"), function="regexp_replace")
+    return Func(quoted, Value(""), function="NULLIF", output_field=TextField())
+
+
+def _as_text(expression):
+    return Cast(expression, output_field=TextField())
+
+
+def _copy_columns() -> dict:
+    """The COLUMNS worked out in SQL, in order, exactly as ``_row`` and ``safe_cell`` make them."""
+    start = F("school_year_id")
+    return {
+        "c01": _guarded(F("student__sers_id")),
+        "c02": _guarded(F("student__legal_last_name")),
+        "c03": _guarded(F("student__legal_first_name")),
+        "c04": _guarded(F("student__legal_middle_name")),
+        "c05": Func(
+            F("student__date_of_birth"),
+            Value("YYYY-MM-DD"),
+            function="to_char",
+            output_field=TextField(),
+        ),
+        "c06": _guarded(F("student__email")),
+        "c07": _guarded(F("student__phone")),
+        "c08": _guarded(
+            Concat(
+                F("student__street"),
+                Value(", "),
+                F("student__city"),
+                Value(", "),
+                F("student__state"),
+                Value(" "),
+                F("student__zip_code"),
+                output_field=TextField(),
+            )
+        ),  # fmt: skip
+        "c09": _guarded(F("registration__course_class__school__name")),
+        "c10": _guarded(F("registration__course_class__school__district__name")),
+        "c11": Concat(
+            _as_text(start),
+            Value("-"),
+            LPad(_as_text(Mod(start + 1, 100)), 2, Value("0")),
+            output_field=TextField(),
+        ),  # fmt: skip
+        "c12": _guarded(F("college_course")),
+        "c13": _guarded(F("college_course_title")),
+        "c14": _as_text(Func(F("college_credits"), function="trim_scale")),
+        "c15": _guarded(F("grade")),
+        "c16": _guarded(
+            Trim(
+                Concat(
+                    F("registration__course_class__teacher__user__first_name"),
+                    Value(" "),
+                    F("registration__course_class__teacher__user__last_name"),
+                    output_field=TextField(),
+                )
+            )
+        ),  # fmt: skip
+    }
+
+
+def _copy_chunks(credits: QuerySet[Credit], writer: CsvWriter) -> Iterator[bytes]:
+    columns = _copy_columns()
+    select = credits.annotate(**columns).values_list(*columns).order_by("pk")
+    sql, params = select.query.sql_with_params()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no COPY
+        with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            for block in copy:
+                data = bytes(block)
+                writer.digest.update(data)
+                yield data
+        writer.row_count += raw.rowcount
 
 
 def write_xlsx(
