@@ -487,23 +487,27 @@ def copy_statement(college_id: int, raw_cursor) -> str:
 
     query = _exporter(college_id).queryset().values_list(*_FIELDS).query
     sql, params = query.sql_with_params()
-    select = raw_cursor.mogrify(sql, params).decode()
+    select = raw_cursor.mogrify(sql, params)
     return f"COPY ({select}) TO STDOUT WITH CSV"
 
 
 def measure_copy(college_id: int) -> dict:
+    import psycopg
     from django.db import connection
 
-    raw = connection.connection  # the psycopg2 connection under Django's
+    connection.ensure_connection()
+    raw = connection.connection  # the psycopg 3 connection under Django's
     sink = NullSink()
+    statement = copy_statement(college_id, psycopg.ClientCursor(raw))
     with raw.cursor() as cursor:
-        statement = copy_statement(college_id, cursor)
         with RssPeak() as rss:
             started = time.perf_counter()
-            cursor.copy_expert(statement, sink)
+            with cursor.copy(statement) as copy:
+                for block in copy:
+                    sink.write(block)
             seconds = time.perf_counter() - started
-    # psycopg2 hands each CopyData message (one row) to write().
-    return {"seconds": seconds, "rows": sink.writes, "bytes": sink.bytes, "rss_growth": rss.growth}
+        rows = cursor.rowcount
+    return {"seconds": seconds, "rows": rows, "bytes": sink.bytes, "rss_growth": rss.growth}
 
 
 def measure_xlsx(college_id: int, keep_dir: str) -> dict:
