@@ -35,6 +35,7 @@ SETTLED_STATES = {FeeState.PAID, FeeState.WAIVED, FeeState.OVERPAID}
 class Charge:
     description: str
     amount: Decimal
+    is_late_fee: bool = False
 
 
 @dataclass
@@ -70,16 +71,24 @@ class YearAccount:
                     self.terms.consortium_fee,
                 )
             )
-        if any(
-            registration.is_late and not registration.late_fee_waived for registration in counted
-        ):
+        if self._owes_late_fee(counted):
             charges.append(
                 Charge(
                     f"{self.terms.label} late fee for prior-year credit",
                     self.terms.late_fee_per_prior_year,
+                    is_late_fee=True,
                 )
             )
         return charges
+
+    @staticmethod
+    def _owes_late_fee(registrations: list[Registration]) -> bool:
+        # Once per year, however many approved prior-year classes, unless staff waived it.
+        return any(r.is_late and not r.late_fee_waived for r in registrations)
+
+    @property
+    def charges_late_fee(self) -> bool:
+        return any(charge.is_late_fee for charge in self.charges)
 
     @property
     def total_charged(self) -> Decimal:
@@ -234,7 +243,10 @@ def payment_of_student(student: Student, payment_id: int) -> Payment:
 
 def settled_years(student: Student) -> set[int]:
     """The school years whose fee the student has paid or had waived (registration pages ask)."""
-    accounts = year_accounts(student)
+    return _settled(year_accounts(student))
+
+
+def _settled(accounts: list[YearAccount]) -> set[int]:
     years = {account.terms.start_year for account in accounts}
     return {
         year
@@ -255,3 +267,26 @@ def accounts_of_student_years(student_years: list[StudentYear]) -> dict[int, Yea
         StudentYear.objects.filter(pk__in=[student_year.pk for student_year in student_years]),
     )
     return {account.student_year.pk: account for account in accounts if account.student_year}
+
+
+@dataclass(frozen=True)
+class FeeFacts:
+    """What a student's registration pages say about fees, from one reading of the ledger."""
+
+    settled_years: set[int]
+    late_fee_years: set[int]
+
+
+def fee_facts(student: Student) -> FeeFacts:
+    accounts = year_accounts(student)
+    return FeeFacts(
+        settled_years=_settled(accounts),
+        late_fee_years={
+            account.terms.start_year for account in accounts if account.charges_late_fee
+        },
+    )
+
+
+def late_fee_years(student: Student) -> set[int]:
+    """School years charged the late fee: once per year, however many late classes."""
+    return fee_facts(student).late_fee_years

@@ -95,11 +95,15 @@ class SchoolYearRegistrations:
 
 
 def registrations_by_year(
-    student: Student, settled_years: set[int] = frozenset()
+    student: Student,
+    settled_years: set[int] = frozenset(),
+    late_fee_years: set[int] = frozenset(),
 ) -> list[SchoolYearRegistrations]:
     """The student's registrations, newest school year first, with what each still needs.
 
-    ``settled_years`` are the years whose fee is paid or waived (from payments).
+    ``settled_years`` (fee paid or waived) and ``late_fee_years`` (charged the late
+    fee) come from the fee ledger, ``payments.selectors.fee_facts``: the fee rules
+    live there only.
 
     A fixed number of queries however many rows: one for the registrations with
     everything a line shows, one for the years' fee and date overrides.
@@ -133,16 +137,10 @@ def registrations_by_year(
                     _line(registration, year_terms, fee_settled=start_year in settled_years)
                     for registration in year_registrations
                 ],
-                owes_late_fee=any(
-                    _owes_late_fee(registration) for registration in year_registrations
-                ),
+                owes_late_fee=start_year in late_fee_years,
             )
         )
     return groups
-
-
-def _owes_late_fee(registration: Registration) -> bool:
-    return registration.is_active and registration.is_late and not registration.late_fee_waived
 
 
 def _credit_of(registration: Registration) -> Credit | None:
@@ -172,18 +170,6 @@ def _line(registration: Registration, terms: YearTerms, *, fee_settled: bool) ->
         still_needed=still_needed,
         can_withdraw=registration.is_active and not registration.grade_is_posted,
         credit=credit,
-    )
-
-
-def late_fee_years(student: Student) -> set[int]:
-    """School years that owe the late fee: once per year, however many late classes."""
-    return set(
-        Registration.objects.filter(
-            student=student,
-            status=Registration.Status.REGISTERED,
-            is_late=True,
-            late_fee_waived=False,
-        ).values_list("school_year_id", flat=True)
     )
 
 

@@ -15,7 +15,7 @@ from django_ratelimit.decorators import ratelimit
 
 from articulations.school_year import local_today, school_year_label
 from articulations.selectors import current_school_year, current_terms
-from payments.selectors import settled_years
+from payments.selectors import fee_facts
 from registration.exports import CollegeCreditExporter
 from registration.forms import (
     CreditFilterForm,
@@ -163,12 +163,13 @@ class PasswordResetView(auth_views.PasswordResetView):
 @login_required
 def registrations(request):
     student = student_for_user(request.user)
+    facts = fee_facts(student)
     return render(
         request,
         "registration/registrations.html",
         {
             "student": student,
-            "years": registrations_by_year(student, settled_years(student)),
+            "years": registrations_by_year(student, facts.settled_years, facts.late_fee_years),
             "open_requests": open_prior_year_requests(student),
         },
     )

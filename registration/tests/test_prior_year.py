@@ -3,8 +3,8 @@
 import pytest
 from django.core import mail
 
+from payments.selectors import late_fee_years
 from registration.models import PriorYearRequest, Registration
-from registration.selectors import late_fee_years
 from registration.services.registrations import (
     RegistrationRefused,
     prior_year_request_approve,
