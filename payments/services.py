@@ -226,6 +226,8 @@ def checkout_fulfil(
             return None
         if event_type == "checkout.session.async_payment_failed":
             _set_checkout_status(checkout, CheckoutSession.Status.FAILED)
+            # The family believes it paid; the office may need to call before reminders go out.
+            _flag(student_year, f"A bank payment started on the card page failed ({checkout}).")
             return None
         if session.payment_status != "paid":
             return None  # a bank payment still settling: "processing" until Stripe says more
@@ -259,13 +261,18 @@ def _record_payment(student_year: StudentYear, **fields) -> Payment:
         **fields,
     )
     if already_settled or _account_of(student_year).balance < 0:
-        student_year.needs_attention = True
-        student_year.attention_note = f"Overpaid: {payment} arrived for a year already settled."
-        student_year.save(update_fields=["needs_attention", "attention_note"])
+        _flag(student_year, f"Overpaid: {payment} arrived for a year already settled.")
     _email_receipt(payment)
     # A payment after the grade earns the credit now.
     credit_reevaluate_year(student=student_year.student, start_year=student_year.school_year_id)
     return payment
+
+
+def _flag(student_year: StudentYear, note: str) -> None:
+    """Put the year on the admin's "needs attention" list, saying why."""
+    student_year.needs_attention = True
+    student_year.attention_note = note
+    student_year.save(update_fields=["needs_attention", "attention_note"])
 
 
 def _email_receipt(payment: Payment) -> None:

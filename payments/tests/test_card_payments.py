@@ -231,6 +231,10 @@ def test_until_stripe_confirms_the_success_page_says_processing_never_failed(
     checkout.refresh_from_db()
     assert checkout.status == CheckoutSession.Status.FAILED
     assert not Payment.objects.exists()
+    student_year = checkout.student_year
+    student_year.refresh_from_db()
+    assert student_year.needs_attention  # on the office's list
+    assert checkout.stripe_session_id in student_year.attention_note
     fees = client.get("/payments/").content.decode()
     assert "Pay $50.00 by card" in fees
 
