@@ -13,7 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from articulations.tests.factories import CollegeFactory
-from registration.exports import COLUMNS, CollegeCreditExporter, CreditFilters, safe_cell
+from registration.exports import (
+    COLUMNS,
+    CollegeCreditExporter,
+    CreditFilters,
+    safe_cell,
+    write_xlsx,
+)
 from registration.models import Credit, ExportBatch, Registration
 from registration.services.exports import export_csv_stream, export_xlsx_start
 from registration.tests.helpers import one_college_class, student_at
@@ -189,6 +195,50 @@ def test_the_xlsx_file_has_the_same_rows_as_the_csv(django_capture_on_commit_cal
         assert [cell.replace(".0", "") for cell in xlsx_row] == [
             cell.replace(".0", "") for cell in csv_row
         ]
+
+
+def test_xlsx_cells_keep_awkward_text_and_drop_what_xml_cannot_hold(tmp_path):
+    college = CollegeFactory()
+    earned_credit(
+        college=college,
+        legal_last_name="  O'Brien & <Sons> ",
+        legal_first_name="Zoë 😀",
+        legal_middle_name="tab\tand a bell\x07",
+    )
+    path = tmp_path / "credits.xlsx"
+
+    write_xlsx(CollegeCreditExporter(CreditFilters(college_id=college.pk)), path)
+
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet.title == "Credits"
+    assert sheet.freeze_panes == "A2"  # the header stays in view
+    header, row = sheet.iter_rows(values_only=True)
+    assert list(header) == COLUMNS
+    assert row[1] == "  O'Brien & <Sons> "
+    assert row[2] == "Zoë 😀"
+    assert row[3] == "tab\tand a bell"
+    assert row[13] == 5  # credits are a number a registrar can add up
+
+
+def test_a_long_xlsx_keeps_every_row_in_order_and_reports_progress(tmp_path, monkeypatch):
+    monkeypatch.setattr("registration.exports._XLSX_ROWS_PER_WRITE", 2)
+    college = CollegeFactory()
+    credits = [earned_credit(college=college) for _ in range(5)]
+    path = tmp_path / "credits.xlsx"
+    reported = []
+
+    count = write_xlsx(
+        CollegeCreditExporter(CreditFilters(college_id=college.pk)),
+        path,
+        progress=reported.append,
+        every=2,
+    )
+
+    assert count == 5
+    assert reported == [2, 4]
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    sers_ids = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sers_ids == [credit.student.sers_id for credit in credits]
 
 
 def test_the_command_line_writes_the_same_file_as_the_page(tmp_path):
