@@ -69,6 +69,7 @@ _FIELDS = [
     "registration__course_class__teacher__user__last_name",
 ]
 CURSOR_CHUNK = 5000
+COPY_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -326,11 +327,22 @@ def _copy_chunks(credits: QuerySet[Credit], writer: CsvWriter) -> Iterator[bytes
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no COPY
         with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            # PostgreSQL sends a message per row: gather them so a download
+            # writes to its socket once per ~64 KiB, not once per row.
+            pending = bytearray()
             for block in copy:
-                data = bytes(block)
-                writer.digest.update(data)
-                yield data
+                pending += block
+                if len(pending) >= COPY_CHUNK_BYTES:
+                    yield _hashed(writer, pending)
+                    pending = bytearray()
+            if pending:
+                yield _hashed(writer, pending)
         writer.row_count += raw.rowcount
+
+
+def _hashed(writer: CsvWriter, data: bytearray) -> bytes:
+    writer.digest.update(data)
+    return bytes(data)
 
 
 # The sheet's rows are written as SpreadsheetML text, in the form openpyxl's write-only mode
