@@ -350,7 +350,7 @@ def _hashed(writer: CsvWriter, data: bytearray) -> bytes:
 # writes everything else in the file (workbook, styles, header row, widths, frozen pane).
 # Why not openpyxl for the rows too: its per-cell serialiser spends ~0.2 ms a row, so a
 # 100k-row list took 21-34 s against a 10 s target (XlsxWriter 15 s, pyexcelerate 12 s);
-# written here it takes ~3 s. See bench/README.md.
+# written here, fetching included, it takes 4-5 s. See bench/README.md.
 XLSX_SHEET = "xl/worksheets/sheet1.xml"
 _XLSX_ROWS_PER_WRITE = 1000
 _XLSX_WIDTHS = [13, 16, 14, 14, 12, 28, 14, 40, 28, 24, 11, 12, 32, 8, 7, 22]
