@@ -74,6 +74,13 @@ def chromium_problem() -> str | None:
     return None
 
 
+@functools.cache
+def libreoffice_problem() -> str | None:
+    if not shutil.which("soffice"):
+        return "LibreOffice's soffice is not installed (apt-get install libreoffice-calc-nogui)"
+    return None
+
+
 def needs_of(item: pytest.Item) -> list:
     needs = []
     uses_database = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(
@@ -85,6 +92,8 @@ def needs_of(item: pytest.Item) -> list:
         needs.append(redis_problem)
     if item.get_closest_marker("browser"):
         needs.append(chromium_problem)
+    if item.get_closest_marker("spreadsheet"):
+        needs.append(libreoffice_problem)
     return needs
 
 
@@ -94,6 +103,7 @@ def pytest_report_header(config):
         ("postgres", postgres_problem),
         ("redis", redis_problem),
         ("chromium", chromium_problem),
+        ("libreoffice", libreoffice_problem),
     ):
         problem = probe()
         lines.append(f"service {name}: {'ok' if problem is None else 'MISSING - ' + problem}")

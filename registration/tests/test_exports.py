@@ -4,6 +4,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import shutil
+import subprocess
 from decimal import Decimal
 
 import openpyxl
@@ -239,6 +241,35 @@ def test_a_long_xlsx_keeps_every_row_in_order_and_reports_progress(tmp_path, mon
     sheet = openpyxl.load_workbook(path, read_only=True).active
     sers_ids = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert sers_ids == [credit.student.sers_id for credit in credits]
+
+
+@pytest.mark.spreadsheet
+def test_a_spreadsheet_application_reads_the_xlsx_as_the_csv_says(tmp_path):
+    college = CollegeFactory()
+    earned_credit(college=college, legal_last_name="  O'Brien & <Sons> ", legal_first_name="Zoë")
+    earned_credit(college=college, legal_last_name="=cmd|' /C calc'!A0", legal_middle_name="")
+    csv_rows = rows_of(download(college))
+    path = tmp_path / "credits.xlsx"
+    write_xlsx(CollegeCreditExporter(CreditFilters(college_id=college.pk)), path)
+
+    # LibreOffice opens the file and saves it as UTF-8 CSV (filter options 44,34,76).
+    subprocess.run(  # noqa: S603 - every argument is the test's own
+        [
+            shutil.which("soffice"),
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--outdir",
+            str(tmp_path / "out"),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert rows_of((tmp_path / "out" / "credits.csv").read_bytes()) == csv_rows
 
 
 def test_the_command_line_writes_the_same_file_as_the_page(tmp_path):
