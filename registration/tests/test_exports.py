@@ -22,39 +22,11 @@ from registration.exports import (
     safe_cell,
     write_xlsx,
 )
-from registration.models import Credit, ExportBatch, Registration
+from registration.models import Credit, ExportBatch
 from registration.services.exports import export_csv_stream, export_xlsx_start
-from registration.tests.helpers import one_college_class, student_at
+from registration.tests.helpers import earned_credit
 
 pytestmark = pytest.mark.django_db
-
-
-def earned_credit(*, college=None, start_year=2025, **student_fields):
-    """A credit earned at ``college`` (made directly: the rule itself is tested elsewhere)."""
-    course_class = one_college_class(start_year=start_year)
-    articulation = course_class.articulations.get()
-    if college is not None:
-        articulation.college = college
-        articulation.save()
-    student = student_at(course_class.school, expected_graduation_year=2027, **student_fields)
-    registration = Registration.objects.create(
-        student=student,
-        course_class=course_class,
-        articulation=articulation,
-        school_year=course_class.school_year,
-        grade="A",
-    )
-    return Credit.objects.create(
-        registration=registration,
-        student=student,
-        college=articulation.college,
-        school_year_id=start_year,
-        college_course=articulation.college_course,
-        college_course_title=articulation.college_course_title,
-        college_credits=articulation.college_credits,
-        grade="A",
-        earned_on=dt.date(2026, 6, 20),
-    )
 
 
 def download(college, **filters) -> bytes:
@@ -100,7 +72,7 @@ def test_the_csv_has_the_columns_in_order_and_the_students_row():
     assert row[4] == student.date_of_birth.isoformat()
     assert row[7] == f"{student.street}, {student.city}, {student.state} {student.zip_code}"
     assert row[8] == credit.registration.course_class.school.name
-    assert row[10] == "2025-26"
+    assert row[10] == "2026-27"
     assert row[11] == credit.college_course
     assert row[13] == "5"
     assert row[14] == "A"
@@ -276,10 +248,10 @@ def test_the_command_line_writes_the_same_file_as_the_page(tmp_path):
     college = CollegeFactory(code="BC")
     for _ in range(2):
         earned_credit(college=college)
-    from_page = download(college, school_year=2025)
+    from_page = download(college, school_year=2026)
 
     output = tmp_path / "credits.csv"
-    call_command("export_credits", college="bc", year="2025-26", format="csv", output=str(output))
+    call_command("export_credits", college="bc", year="2026-27", format="csv", output=str(output))
 
     assert output.read_bytes() == from_page
     batch = ExportBatch.objects.latest("created_at")

@@ -34,7 +34,7 @@ from registration.exports import COLUMNS, CollegeCreditExporter, CreditFilters
 from registration.models import Credit, ExportBatch, Registrar, Registration
 from registration.services.exports import export_csv_stream, export_xlsx_start
 from registration.services.teaching import grade_set_by_staff
-from registration.tests.helpers import at, student_at
+from registration.tests.helpers import at, earned_credit
 
 pytestmark = pytest.mark.django_db
 
@@ -50,54 +50,6 @@ def february():
 
 
 # --- Building blocks -----------------------------------------------------------------------------
-
-
-def earned_credit(
-    college,
-    *,
-    school=None,
-    start_year=2026,
-    term="",
-    prefix="BUS",
-    number="101",
-    grade="A",
-    **student_fields,
-) -> Credit:
-    """A credit as the credit rule writes it, without the journey (that is tested elsewhere)."""
-    school = school or SchoolFactory()
-    articulation = ArticulationFactory(
-        district=school.district,
-        college=college,
-        college_course_prefix=prefix,
-        college_course_number=number,
-        college_course_title="Introduction to Business",
-    )
-    course_class = ClassFactory(
-        school=school,
-        school_year=SchoolYearFactory(start_year=start_year),
-        term=term,
-        articulations=[articulation],
-    )
-    student = student_at(school, **student_fields)
-    registration = Registration.objects.create(
-        student=student,
-        course_class=course_class,
-        articulation=articulation,
-        school_year_id=start_year,
-        enrollment=Registration.Enrollment.CONFIRMED,
-        grade=grade,
-    )
-    return Credit.objects.create(
-        registration=registration,
-        student=student,
-        college=college,
-        school_year_id=start_year,
-        college_course=articulation.college_course,
-        college_course_title=articulation.college_course_title,
-        college_credits=articulation.college_credits,
-        grade=grade,
-        earned_on=dt.date(2027, 2, 1),
-    )
 
 
 @pytest.fixture
