@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -47,6 +47,32 @@ def _snapshot(exporter: CreditExporter) -> tuple:
     return exporter.queryset().filter(pk__lte=last_id), last_id
 
 
+# The first key of the PostgreSQL advisory lock that new-only exports take (the second is
+# the college): any number no other lock in the project uses.
+NEW_ONLY_LOCK = 7301
+
+
+@contextlib.contextmanager
+def _new_rows_one_export_at_a_time(filters: CreditFilters):
+    """Let one "not yet exported" export of a college run at a time; others wait their turn.
+
+    Two at once (a double click, the page and the command line) would both list the
+    same new rows. Waiting, the second lists only what the first did not mark. A
+    session lock, so a process that dies mid-download releases it with its connection.
+    """
+    if not filters.new_only or connection.vendor != "postgresql":
+        yield
+        return
+    key = (NEW_ONLY_LOCK, filters.college_id or 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
 def _temp_path(suffix: str) -> str:
     folder = os.path.join(settings.MEDIA_ROOT, "exports", "tmp")
     os.makedirs(folder, exist_ok=True)
@@ -62,6 +88,11 @@ def export_csv_stream(
 
     A caller that needs the batch (the command line) passes a list to receive it.
     """
+    with _new_rows_one_export_at_a_time(exporter.filters):
+        yield from _csv_stream(exporter, requested_by, via, batches)
+
+
+def _csv_stream(exporter, requested_by, via, batches) -> Iterator[bytes]:
     credits, last_id = _snapshot(exporter)
     writer = CsvWriter()
     path = _temp_path(".csv")
@@ -149,10 +180,11 @@ def export_xlsx_build(*, batch_id: int) -> ExportBatch:
         ExportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
 
     try:
-        row_count = write_xlsx(exporter, path, credits, progress=progress)
-        return _complete(
-            batch, credits=credits, path=path, row_count=row_count, sha256=sha256_of_file(path)
-        )
+        with _new_rows_one_export_at_a_time(exporter.filters):
+            row_count = write_xlsx(exporter, path, credits, progress=progress)
+            return _complete(
+                batch, credits=credits, path=path, row_count=row_count, sha256=sha256_of_file(path)
+            )
     except Exception as error:
         ExportBatch.objects.filter(pk=batch.pk).update(
             status=ExportBatch.Status.FAILED, error=repr(error)[:2000]
