@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articulations.models import Consortium
-from articulations.school_year import WindowState
+from articulations.school_year import WindowState, school_year_label
 from articulations.selectors import current_terms
 from outbox.models import OutboxEmail
 from outbox.services import email_queue
@@ -228,6 +228,7 @@ def checkout_fulfil(
             _set_checkout_status(checkout, CheckoutSession.Status.FAILED)
             # The family believes it paid; the office may need to call before reminders go out.
             _flag(student_year, f"A bank payment started on the card page failed ({checkout}).")
+            _email_payment_failed(checkout)
             return None
         if session.payment_status != "paid":
             return None  # a bank payment still settling: "processing" until Stripe says more
@@ -273,6 +274,24 @@ def _flag(student_year: StudentYear, note: str) -> None:
     student_year.needs_attention = True
     student_year.attention_note = note
     student_year.save(update_fields=["needs_attention", "attention_note"])
+
+
+def _email_payment_failed(checkout: CheckoutSession) -> None:
+    student = checkout.student_year.student
+    email_queue(
+        kind="payment_failed",
+        to=student.email,
+        template="payment_failed",
+        context={
+            "student": student,
+            "checkout": checkout,
+            "school_year": school_year_label(checkout.student_year.school_year_id),
+            "payments_url": settings.SITE_URL + reverse("payments:fees"),
+            "parent_url": settings.SITE_URL + reverse("payments:parent_pay"),
+        },
+        unique_key=f"payment_failed:{checkout.stripe_session_id}",
+        about=f"student {student.sers_id}",
+    )
 
 
 def _email_receipt(payment: Payment) -> None:

@@ -205,7 +205,7 @@ def test_the_success_page_confirms_early_without_waiting_for_the_webhook(client,
 
 @pytest.mark.django_db
 def test_until_stripe_confirms_the_success_page_says_processing_never_failed(
-    client, stripe_settings
+    client, stripe_settings, django_capture_on_commit_callbacks
 ):
     student, consortium = registered_student()
     checkout = open_checkout(student, consortium)
@@ -221,12 +221,13 @@ def test_until_stripe_confirms_the_success_page_says_processing_never_failed(
         checkout.stripe_session_id, "checkout.session.async_payment_failed"
     )
     stripe_settings.settle(checkout.stripe_session_id, succeeded=False)
-    client.post(
-        "/payments/stripe/webhook/",
-        payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=signature,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/payments/stripe/webhook/",
+            payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signature,
+        )
 
     checkout.refresh_from_db()
     assert checkout.status == CheckoutSession.Status.FAILED
@@ -235,6 +236,10 @@ def test_until_stripe_confirms_the_success_page_says_processing_never_failed(
     student_year.refresh_from_db()
     assert student_year.needs_attention  # on the office's list
     assert checkout.stripe_session_id in student_year.attention_note
+    [notice] = [message for message in mail.outbox if "did not go through" in message.subject]
+    assert notice.to == [student.email]
+    assert "2026-27" in notice.subject
+    assert "$50.00 payment" in notice.body
     fees = client.get("/payments/").content.decode()
     assert "Pay $50.00 by card" in fees
 
