@@ -276,6 +276,14 @@ def _flag(student_year: StudentYear, note: str) -> None:
     student_year.save(update_fields=["needs_attention", "attention_note"])
 
 
+def _pay_links() -> dict:
+    """Where an email sends a student, or a parent, to pay the fee."""
+    return {
+        "payments_url": settings.SITE_URL + reverse("payments:fees"),
+        "parent_url": settings.SITE_URL + reverse("payments:parent_pay"),
+    }
+
+
 def _email_payment_failed(checkout: CheckoutSession) -> None:
     student = checkout.student_year.student
     email_queue(
@@ -286,8 +294,7 @@ def _email_payment_failed(checkout: CheckoutSession) -> None:
             "student": student,
             "checkout": checkout,
             "school_year": school_year_label(checkout.student_year.school_year_id),
-            "payments_url": settings.SITE_URL + reverse("payments:fees"),
-            "parent_url": settings.SITE_URL + reverse("payments:parent_pay"),
+            **_pay_links(),
         },
         unique_key=f"payment_failed:{checkout.stripe_session_id}",
         about=f"student {student.sers_id}",
@@ -466,7 +473,7 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
                 "waiver": waiver,
                 "granted": status == Waiver.Status.GRANTED,
                 "account": _account_of(waiver.student_year),
-                "payments_url": settings.SITE_URL + reverse("payments:fees"),
+                **_pay_links(),
             },
             unique_key=f"waiver_decision:{waiver.pk}",
             about=f"student {student.sers_id}",
@@ -524,8 +531,7 @@ def payment_reminders_send() -> int:
                         "student": student,
                         "terms": terms,
                         "consortium": consortium,
-                        "payments_url": settings.SITE_URL + reverse("payments:fees"),
-                        "parent_url": settings.SITE_URL + reverse("payments:parent_pay"),
+                        **_pay_links(),
                     },
                     unique_key=keys[student.pk],
                     about=f"student {student.sers_id}",
