@@ -53,3 +53,26 @@ def test_home_footer_gives_the_consortium_contact(client):
     assert "PNW College Credit" in page
     assert "info@PNWcollegecredit.org" in page
     assert "425-564-6060" in page
+
+
+def test_home_gives_the_payment_deadline_when_it_differs_from_registrations(client):
+    from articulations.models import ConsortiumYear
+    from articulations.tests.factories import ConsortiumFactory, SchoolYearFactory
+
+    ConsortiumYear.objects.create(
+        consortium=ConsortiumFactory(),
+        school_year=SchoolYearFactory(start_year=2026),
+        payment_closes_on=dt.date(2027, 6, 1),
+    )
+    with at(2027, 2, 3):
+        page = client.get("/").content.decode()
+
+    assert "Register by June 15, 2027 and pay by June 1, 2027." in page
+    assert "The deadline to register and pay" not in page
+
+
+def test_after_the_window_home_links_to_the_prior_year_request(client):
+    with at(2027, 6, 20):
+        page = client.get("/").content.decode()
+
+    assert 'href="/registrations/prior-year/">Ask for prior-year credit</a>' in page
