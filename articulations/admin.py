@@ -314,7 +314,10 @@ class ArticulationAdmin(CatalogImportExportAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("schools")
+        # The changelist skips list_select_related once a queryset selects anything, and the
+        # autocomplete never reads it: select here what the rows and results show.
+        queryset = super().get_queryset(request).select_related(*self.list_select_related)
+        return queryset.prefetch_related("schools")
 
     @admin.display(description="offered at")
     def offered_at(self, articulation):
@@ -390,6 +393,7 @@ class ClassAdmin(CatalogImportExportAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related(*self.list_select_related)  # also for the autocomplete's results
             .prefetch_related(
                 Prefetch("articulations", Articulation.objects.select_related("college"))
             )
@@ -454,7 +458,8 @@ class TeacherAdmin(admin.ModelAdmin):
     actions = ["approve"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("schools")
+        queryset = super().get_queryset(request).select_related(*self.list_select_related)
+        return queryset.prefetch_related("schools")  # select: also for the autocomplete
 
     @admin.display(description="name", ordering="user__last_name")
     def name(self, teacher):

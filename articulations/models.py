@@ -435,7 +435,7 @@ class Class(models.Model):
         ]
 
     def __str__(self):
-        where = f"{self.school}, {self.school_year}"
+        where = f"{self.school}, {school_year_label(self.school_year_id)}"
         if self.period:
             where += f", period {self.period}"
         return f"{self.course_name} ({where})"

@@ -109,6 +109,40 @@ def test_a_list_page_makes_the_same_queries_for_2_rows_as_for_10(admin_client, m
     assert len(ten_rows) == len(two_rows), [query["sql"] for query in ten_rows]
 
 
+# The pickers staff type into on the class and registration forms: (source model, field,
+# the model it searches).
+AUTOCOMPLETES = [
+    ("articulations", "class", "articulations", Articulation),
+    ("articulations", "class", "teacher", Teacher),
+    ("registration", "registration", "course_class", Class),
+]
+
+
+@pytest.mark.parametrize(
+    ("app_label", "model_name", "field_name", "model"),
+    AUTOCOMPLETES,
+    ids=[f"{source}.{field}" for _, source, field, _ in AUTOCOMPLETES],
+)
+def test_an_autocomplete_makes_the_same_queries_for_2_results_as_for_10(
+    admin_client, app_label, model_name, field_name, model
+):
+    numbers = itertools.count()
+    query = {"app_label": app_label, "model_name": model_name, "field_name": field_name}
+    for _ in range(2):
+        MAKERS[model](next(numbers))
+    admin_client.get("/admin/autocomplete/", query)
+
+    with CaptureQueriesContext(connection) as two:
+        admin_client.get("/admin/autocomplete/", query)
+    for _ in range(8):
+        MAKERS[model](next(numbers))
+    with CaptureQueriesContext(connection) as ten:
+        response = admin_client.get("/admin/autocomplete/", query)
+
+    assert len(response.json()["results"]) == 10
+    assert len(ten) == len(two), [captured["sql"] for captured in ten]
+
+
 def test_the_catalog_admin_passes_django_checks():
     # Among them: every autocomplete field's target admin has search_fields.
     problems = [
