@@ -102,6 +102,9 @@ class CreditExporter:
 
     identifier = "credits"
     name = "Earned college credit"
+    # Whether a download marks its rows exported. Only the college's own lists do:
+    # "not yet exported" is what that college's registrar has not fetched yet.
+    marks_exported = False
 
     def __init__(self, filters: CreditFilters):
         self.filters = filters
@@ -139,6 +142,7 @@ class CollegeCreditExporter(CreditExporter):
 
     identifier = "college_credits"
     name = "Your college's earned credit"
+    marks_exported = True
 
     def __init__(self, filters: CreditFilters):
         if filters.college_id is None:

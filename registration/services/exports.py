@@ -115,6 +115,7 @@ def _csv_stream(exporter, requested_by, via, batches) -> Iterator[bytes]:
                 rows_total=writer.row_count,
                 rows_done=writer.row_count,
             ),
+            exporter=exporter,
             credits=credits,
             path=path,
             row_count=writer.row_count,
@@ -130,7 +131,7 @@ def _csv_stream(exporter, requested_by, via, batches) -> Iterator[bytes]:
 
 
 def _complete(
-    batch: ExportBatch, *, credits, path: str, row_count: int, sha256: str
+    batch: ExportBatch, *, exporter: CreditExporter, credits, path: str, row_count: int, sha256: str
 ) -> ExportBatch:
     with transaction.atomic():
         batch.status = ExportBatch.Status.COMPLETE
@@ -141,7 +142,8 @@ def _complete(
         batch.save()
         with open(path, "rb") as handle:
             batch.file.save(f"credits-{batch.pk}.{batch.format}", File(handle), save=True)
-        credits.filter(exported_batch__isnull=True).update(exported_batch=batch)
+        if exporter.marks_exported:
+            credits.filter(exported_batch__isnull=True).update(exported_batch=batch)
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
     return batch
@@ -183,7 +185,12 @@ def export_xlsx_build(*, batch_id: int) -> ExportBatch:
         with _new_rows_one_export_at_a_time(exporter.filters):
             row_count = write_xlsx(exporter, path, credits, progress=progress)
             return _complete(
-                batch, credits=credits, path=path, row_count=row_count, sha256=sha256_of_file(path)
+                batch,
+                exporter=exporter,
+                credits=credits,
+                path=path,
+                row_count=row_count,
+                sha256=sha256_of_file(path),
             )
     except Exception as error:
         ExportBatch.objects.filter(pk=batch.pk).update(

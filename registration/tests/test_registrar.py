@@ -540,6 +540,9 @@ def test_admin_exports_selected_credits_as_csv(admin_client, college, other_coll
     assert batch.exporter == "staff_credits"
     assert sorted(batch.filters["credit_ids"]) == sorted([chosen.pk, also.pk])
     assert batch.sha256 == hashlib.sha256(body).hexdigest()
+    # Staff looking at rows takes nothing from the registrar's "not yet exported".
+    chosen.refresh_from_db()
+    assert chosen.exported_batch is None
 
 
 def test_admin_select_all_across_pages_exports_the_filtered_rows(
