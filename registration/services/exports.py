@@ -149,8 +149,14 @@ def _complete(
     return batch
 
 
-def export_xlsx_start(*, exporter: CreditExporter, requested_by, via: str) -> ExportBatch:
-    """Record a batch being prepared and queue its building; the page shows its progress."""
+def export_xlsx_start(
+    *, exporter: CreditExporter, requested_by, via: str, queue: bool = True
+) -> ExportBatch:
+    """Record a batch being prepared and queue its building; the page shows its progress.
+
+    ``queue=False`` for a caller that builds the file itself (the command line):
+    a worker building it too would race it for the rows.
+    """
     from registration.tasks import export_xlsx_build
 
     credits, last_id = _snapshot(exporter)
@@ -165,7 +171,8 @@ def export_xlsx_start(*, exporter: CreditExporter, requested_by, via: str) -> Ex
             last_credit_id=last_id,
             rows_total=credits.count(),
         )
-        export_xlsx_build.delay_on_commit(batch.pk)
+        if queue:
+            export_xlsx_build.delay_on_commit(batch.pk)
     return batch
 
 
@@ -183,6 +190,10 @@ def export_xlsx_build(*, batch_id: int) -> ExportBatch:
 
     try:
         with _new_rows_one_export_at_a_time(exporter.filters):
+            batch.refresh_from_db()
+            if batch.status != ExportBatch.Status.BUILDING:
+                os.remove(path)
+                return batch  # a second run of the task waited here while the first built it
             row_count = write_xlsx(exporter, path, credits, progress=progress)
             return _complete(
                 batch,

@@ -64,20 +64,23 @@ class Command(BaseCommand):
 
     def _write_csv(self, exporter, output) -> ExportBatch:
         target, close = self._open(output)
+        batches = []  # this run's own batch, whatever other runs record meanwhile
         try:
             for chunk in export_csv_stream(
-                exporter=exporter, requested_by=None, via="command line"
+                exporter=exporter, requested_by=None, via="command line", batches=batches
             ):
                 target.write(chunk)
             target.flush()
         finally:
             if close:
                 target.close()
-        return ExportBatch.objects.filter(via="command line").latest("created_at")
+        return batches[0]
 
     def _write_xlsx(self, exporter, output) -> ExportBatch:
-        batch = export_xlsx_start(exporter=exporter, requested_by=None, via="command line")
-        # The command waits for the file itself rather than leaving it to a worker.
+        # The command builds the file itself rather than leaving it to a worker.
+        batch = export_xlsx_start(
+            exporter=exporter, requested_by=None, via="command line", queue=False
+        )
         batch = export_xlsx_build(batch_id=batch.pk)
         target, close = self._open(output)
         try:
