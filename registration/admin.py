@@ -34,7 +34,7 @@ from registration.selectors import student_status
 from registration.sers_id import EXAMPLE as SERS_ID_EXAMPLE
 from registration.sers_id import InvalidSersId, parse_sers_id
 from registration.services.accounts import password_reset_email_queue
-from registration.services.credit import credit_reevaluate_year
+from registration.services.credit import credit_evaluate, credit_reevaluate_year
 from registration.services.registrations import (
     RegistrationRefused,
     prior_year_request_approve,
@@ -574,6 +574,9 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
         # live in registration_create) or by approving a prior-year request.
         return False
 
+    # The fields a credit is made from, besides the grade.
+    CREDIT_FIELDS = {"student", "course_class", "articulation", "school_year"}
+
     def save_model(self, request, obj, form, change):
         # Grade and enrollment are not on the model form's save (see RegistrationAdminForm):
         # the other fields are saved plainly, then those two go through the service.
@@ -585,6 +588,9 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
             if "late_fee_waived" in form.changed_data:
                 # Waiving the late fee can settle the year, and a settled year earns credit.
                 credit_reevaluate_year(student=obj.student, start_year=obj.school_year_id)
+            if change and self.CREDIT_FIELDS & set(form.changed_data):
+                # Another student, class, college or year: the credit follows (or goes).
+                credit_evaluate(registration=obj)
         if grade_changed:
             self._set_grade(
                 request, obj, form.cleaned_data["grade"], form.cleaned_data.get("enrollment")

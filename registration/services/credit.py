@@ -50,24 +50,43 @@ def credit_evaluate(
             if credit is not None:
                 credit.delete()  # kept in the credit's history
             return None
+        fields = _credit_fields(registration)
         if credit is not None:
-            if credit.grade != registration.grade:
-                credit.grade = registration.grade
-                credit.save(update_fields=["grade"])
+            _credit_update(credit, fields)
             return credit
         credit = Credit.objects.create(
-            registration=registration,
-            student=registration.student,
-            college=articulation.college,
-            school_year_id=registration.school_year_id,
-            college_course=articulation.college_course,
-            college_course_title=articulation.college_course_title,
-            college_credits=articulation.college_credits,
-            grade=registration.grade,
-            earned_on=timezone.localdate(),
+            registration=registration, earned_on=timezone.localdate(), **fields
         )
         _email_credit_earned(credit, registration)
     return credit
+
+
+def _credit_fields(registration: Registration) -> dict:
+    """What a credit records of its registration: the college's course as it was awarded."""
+    articulation = registration.articulation
+    return {
+        "student_id": registration.student_id,
+        "college_id": articulation.college_id,
+        "school_year_id": registration.school_year_id,
+        "college_course": articulation.college_course,
+        "college_course_title": articulation.college_course_title,
+        "college_credits": articulation.college_credits,
+        "grade": registration.grade,
+    }
+
+
+def _credit_update(credit: Credit, fields: dict) -> None:
+    """A new grade, or staff moving the registration to another student, class or college."""
+    changed = [name for name, value in fields.items() if getattr(credit, name) != value]
+    if not changed:
+        return
+    if "college_id" in changed and credit.exported_batch_id is not None:
+        # The old college's registrar had it; the new college's has not yet.
+        credit.exported_batch = None
+        changed.append("exported_batch")
+    for name, value in fields.items():
+        setattr(credit, name, value)
+    credit.save(update_fields=changed)
 
 
 def credit_reevaluate_year(*, student: Student, start_year: int) -> None:

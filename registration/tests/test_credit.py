@@ -275,3 +275,35 @@ def test_the_grade_import_preview_lists_each_row_and_one_bad_row_imports_nothing
     )
     assert grades_import(csv_text=good, staff_user=admin_user) == 2
     assert set(Registration.objects.values_list("grade", flat=True)) == {"A-", "B"}
+
+
+@needs_db
+def test_staff_moving_a_registration_to_the_other_college_moves_its_credit(
+    february, admin_client, admin_user
+):
+    from registration.models import ExportBatch
+    from registration.services.registrations import registration_create
+    from registration.tests.helpers import student_at, two_college_class
+
+    course_class = two_college_class()
+    first, second = course_class.articulations.order_by("college_course_number")
+    student = student_at(course_class.school)
+    registration_create(student=student, course_class=course_class, articulation=first)
+    registration = graded(student, "A")
+    pay(student, course_class.school.consortium, admin_user)
+    credit = Credit.objects.get()
+    assert credit.college == first.college
+    credit.exported_batch = ExportBatch.objects.create(college=first.college, format="csv")
+    credit.save()
+
+    url = f"/admin/registration/registration/{registration.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(articulation=second.pk, enrollment=registration.enrollment, grade="A")
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    credit.refresh_from_db()
+    assert credit.college == second.college
+    assert credit.college_course == second.college_course
+    assert credit.exported_batch is None  # the new college's registrar has not had it
