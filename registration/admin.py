@@ -33,7 +33,7 @@ from registration.models import Credit, PriorYearRequest, Registration, Student
 from registration.selectors import student_status
 from registration.sers_id import EXAMPLE as SERS_ID_EXAMPLE
 from registration.sers_id import InvalidSersId, parse_sers_id
-from registration.services.accounts import password_reset_email_queue
+from registration.services.accounts import password_reset_email_queue, student_login_email_follow
 from registration.services.credit import credit_evaluate, credit_reevaluate_year
 from registration.services.registrations import (
     RegistrationRefused,
@@ -255,6 +255,12 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
     actions = ["send_password_reset_link"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "email" in form.changed_data:
+            # Or "Email a password reset link" would go to the old address.
+            student_login_email_follow(student=obj)
 
     def get_search_results(self, request, queryset, search_term):
         # A date of birth is an exact match too. Dates first: "3/5/2009" would

@@ -152,9 +152,15 @@ def student_update_profile(*, student: Student, changes: dict) -> Student:
             setattr(student, field, value)
         student.save(update_fields=[*changes, "updated_at"])
         if "email" in changes:
-            student.user.email = changes["email"]
-            student.user.save(update_fields=["email"])
+            student_login_email_follow(student=student)
     return student
+
+
+def student_login_email_follow(*, student: Student) -> None:
+    """Give the login the student's email, where password reset links are sent."""
+    if student.user.email != student.email:
+        student.user.email = student.email
+        student.user.save(update_fields=["email"])
 
 
 def forgot_login_send(*, email: str) -> int:

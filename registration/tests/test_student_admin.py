@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from registration.models import Student
 from registration.tests.factories import StudentFactory
@@ -75,6 +76,24 @@ def test_every_change_is_kept_with_who_made_it(admin_client, admin_user):
     assert latest.legal_first_name == "Mayra"
     assert latest.history_user == admin_user
     assert admin_client.get(f"{CHANGELIST}{student.pk}/history/").status_code == 200
+
+
+def test_staff_fixing_a_students_email_sends_password_resets_there(
+    admin_client, django_capture_on_commit_callbacks
+):
+    student = StudentFactory(email="old@example.org")
+    page = admin_client.get(f"{CHANGELIST}{student.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(email="new@example.org", date_of_birth=student.date_of_birth.isoformat())
+    response = admin_client.post(f"{CHANGELIST}{student.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    admin_client.logout()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("password_reset"), {"email": "new@example.org"})
+
+    assert [message.to for message in mail.outbox] == [["new@example.org"]]
 
 
 def test_staff_email_a_password_reset_link(admin_client, django_capture_on_commit_callbacks):
