@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from articulations import defaults
 from articulations.grades import DEFAULT_MINIMUM_GRADE, MINIMUM_GRADE_CHOICES
 from articulations.school_year import MonthDay, WindowRule, school_year_dates, school_year_label
+from sers.formatting import long_date
 
 MONTH = [MinValueValidator(1), MaxValueValidator(12)]
 DAY = [MinValueValidator(1), MaxValueValidator(31)]
@@ -97,6 +98,12 @@ class Consortium(models.Model):
         validate_month_day(
             self.grading_deadline_month, self.grading_deadline_day, "Grading deadline"
         )
+        window = school_year_dates(2027, self.window_rule).window  # any year: the same order
+        if window.opens_on > window.closes_on:
+            raise ValidationError(
+                "Registration would close before it opens in every school year: the window "
+                "runs from its opening day to its closing day within one July–June year."
+            )
 
     @property
     def window_rule(self) -> WindowRule:
@@ -199,9 +206,26 @@ class ConsortiumYear(models.Model):
         ):
             day = getattr(self, field)
             # Grading may run past June 30 by a little, but not into another year's window.
-            if day and not (year.starts_on <= day <= year.ends_on.replace(month=9, day=30)):
+            last = year.ends_on.replace(month=9, day=30) if field == "grading_deadline" else None
+            if day and not (year.starts_on <= day <= (last or year.ends_on)):
                 raise ValidationError(
                     {field: f"Pick a date in the {year.label} school year (July 1 – June 30)."}
+                )
+        if self.consortium_id:
+            self._check_windows_open_before_they_close()
+
+    def _check_windows_open_before_they_close(self):
+        from articulations.selectors import _terms_with_override  # selectors import models
+
+        terms = _terms_with_override(self.consortium, self.school_year_id, self)
+        for name, window in (("registration", terms.registration), ("payment", terms.payment)):
+            if window.opens_on > window.closes_on:
+                raise ValidationError(
+                    {
+                        f"{name}_closes_on": f"With these dates {name} would close on "
+                        f"{long_date(window.closes_on)}, before it opens on "
+                        f"{long_date(window.opens_on)}."
+                    }
                 )
 
 

@@ -177,3 +177,38 @@ class TestClassOffer:
         problems = self.problems(ArticulationFactory(district=self.school.district))
 
         assert problems == [f"{self.teacher} does not teach at {self.school}."]
+
+
+def test_an_override_opening_after_the_usual_close_is_refused_with_a_message():
+    # Only the opening day set: the window would run from June 20 to the usual June 15.
+    override = ConsortiumYear(
+        consortium=ConsortiumFactory(),
+        school_year=SchoolYearFactory(start_year=2026),
+        registration_opens_on=dt.date(2027, 6, 20),
+    )
+
+    with pytest.raises(ValidationError, match="registration would close on June 15, 2027"):
+        override.full_clean()
+
+
+def test_only_the_grading_deadline_may_run_past_june_30():
+    year = SchoolYearFactory(start_year=2026)
+    late_grading = ConsortiumYear(
+        consortium=ConsortiumFactory(), school_year=year, grading_deadline=dt.date(2027, 7, 20)
+    )
+    late_payment = ConsortiumYear(
+        consortium=ConsortiumFactory(), school_year=year, payment_closes_on=dt.date(2027, 7, 20)
+    )
+
+    late_grading.full_clean()
+    with pytest.raises(ValidationError, match="July 1 – June 30"):
+        late_payment.full_clean()
+
+
+def test_a_consortium_window_that_closes_before_it_opens_is_refused():
+    consortium = ConsortiumFactory.build(
+        window_opens_month=1, window_opens_day=15, window_closes_month=12, window_closes_day=20
+    )
+
+    with pytest.raises(ValidationError, match="close before it opens"):
+        consortium.full_clean(exclude=["host_college"])
