@@ -18,7 +18,14 @@ from django.db.models import F, Q
 
 from articulations import defaults
 from articulations.grades import DEFAULT_MINIMUM_GRADE, MINIMUM_GRADE_CHOICES
-from articulations.school_year import MonthDay, WindowRule, school_year_dates, school_year_label
+from articulations.school_year import (
+    DEFAULT_TIME_ZONE,
+    DEFAULT_WINDOW,
+    MonthDay,
+    WindowRule,
+    school_year_dates,
+    school_year_label,
+)
 from sers.formatting import long_date
 
 MONTH = [MinValueValidator(1), MaxValueValidator(12)]
@@ -59,16 +66,28 @@ class Consortium(models.Model):
     contact_email = models.EmailField()
     contact_phone = models.CharField(max_length=30)
     time_zone = models.CharField(
-        max_length=64, default="America/Los_Angeles", validators=[validate_time_zone]
+        max_length=64, default=DEFAULT_TIME_ZONE, validators=[validate_time_zone]
     )
     consortium_fee = models.DecimalField(**MONEY, default=defaults.CONSORTIUM_FEE)
     late_fee_per_prior_year = models.DecimalField(**MONEY, default=defaults.LATE_FEE_PER_PRIOR_YEAR)
-    window_opens_month = models.PositiveSmallIntegerField(default=12, validators=MONTH)
-    window_opens_day = models.PositiveSmallIntegerField(default=1, validators=DAY)
-    window_closes_month = models.PositiveSmallIntegerField(default=6, validators=MONTH)
-    window_closes_day = models.PositiveSmallIntegerField(default=15, validators=DAY)
-    grading_deadline_month = models.PositiveSmallIntegerField(default=6, validators=MONTH)
-    grading_deadline_day = models.PositiveSmallIntegerField(default=25, validators=DAY)
+    window_opens_month = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.opens.month, validators=MONTH
+    )
+    window_opens_day = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.opens.day, validators=DAY
+    )
+    window_closes_month = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.closes.month, validators=MONTH
+    )
+    window_closes_day = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.closes.day, validators=DAY
+    )
+    grading_deadline_month = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.grading_deadline.month, validators=MONTH
+    )
+    grading_deadline_day = models.PositiveSmallIntegerField(
+        default=DEFAULT_WINDOW.grading_deadline.day, validators=DAY
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,15 +1,16 @@
 """How SERS writes money and dates everywhere: $50.00, June 15, 2026."""
 
 import datetime as dt
-from decimal import Decimal
 
 from django.utils.dateformat import format as format_date
+
+from payments.money import money
 
 
 def dollars(amount) -> str:
     if amount is None or amount == "":
         return ""
-    value = Decimal(amount).quantize(Decimal("0.01"))
+    value = money(amount)  # rounded as every charge and payment is
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.2f}"
 
