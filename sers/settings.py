@@ -176,6 +176,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # The outbox's safety net: an email whose task was lost is queued again.
     "send-stuck-emails": {"task": "outbox.tasks.send_ready_emails", "schedule": 300},
+    # An Excel file whose build was lost is marked failed, so the registrar can ask again.
+    "fail-stuck-exports": {"task": "registration.tasks.fail_stuck_exports", "schedule": 600},
     # Staff verify free/reduced-lunch waivers in bulk; this puts each one in their queue.
     "open-free-lunch-waivers": {
         "task": "payments.tasks.open_free_lunch_waivers",

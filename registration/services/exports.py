@@ -7,6 +7,7 @@ written after the last row has been handed to the server.
 """
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import tempfile
@@ -28,7 +29,7 @@ from registration.exports import (
     sha256_of_file,
     write_xlsx,
 )
-from registration.models import Credit, ExportBatch
+from registration.models import ExportBatch
 
 logger = logging.getLogger(__name__)
 
@@ -212,5 +213,16 @@ def export_xlsx_build(*, batch_id: int) -> ExportBatch:
         raise
 
 
-def credits_not_yet_exported(college_id: int):
-    return Credit.objects.filter(college_id=college_id, exported_batch__isnull=True)
+def export_batches_stuck_fail(*, older_than: dt.timedelta) -> int:
+    """Mark failed the files still "being prepared" long after any build could have ended.
+
+    A task lost with its worker, or killed at its time limit, never says so; without
+    this the registrar's page would wait for the file forever. Failed batches mark
+    no rows, and the page offers to try again. How many were marked.
+    """
+    return ExportBatch.objects.filter(
+        status=ExportBatch.Status.BUILDING, created_at__lt=timezone.now() - older_than
+    ).update(
+        status=ExportBatch.Status.FAILED,
+        error="Still being prepared after the build's time limit: the build was lost.",
+    )

@@ -17,6 +17,7 @@ from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from articulations.tests.factories import (
     ArticulationFactory,
@@ -509,6 +510,30 @@ def test_a_failed_excel_file_says_so_and_has_nothing_to_download(registrar, regi
     assert "disk full" not in text
     assert 'http-equiv="refresh"' not in text
     assert registrar_client.get(f"/registrar/batches/{batch.pk}/download/").status_code == 404
+
+
+def test_an_excel_file_whose_build_was_lost_is_failed_so_the_registrar_can_ask_again(
+    registrar, registrar_client
+):
+    from registration.tasks import fail_stuck_exports
+
+    def building(hours_ago):
+        batch = ExportBatch.objects.create(
+            college=registrar.college, requested_by=registrar.user, format="xlsx"
+        )
+        created = timezone.now() - dt.timedelta(hours=hours_ago)
+        ExportBatch.objects.filter(pk=batch.pk).update(created_at=created)
+        return batch
+
+    lost, recent = building(hours_ago=2), building(hours_ago=0.1)
+
+    assert fail_stuck_exports() == 1
+
+    text = registrar_client.get(f"/registrar/batches/{lost.pk}/").content.decode()
+    assert "could not be prepared" in text
+    assert 'http-equiv="refresh"' not in text
+    recent.refresh_from_db()
+    assert recent.status == ExportBatch.Status.BUILDING
 
 
 # --- Admin ---------------------------------------------------------------------------------------
