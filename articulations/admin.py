@@ -199,11 +199,7 @@ class ValidInSchoolYearFilter(admin.SimpleListFilter):
             return queryset
         if not self.value().isdigit():
             return queryset.none()
-        # A school year's key is its start year, so the years compare as numbers.
-        year = int(self.value())
-        return queryset.filter(
-            Q(valid_from__lte=year), Q(valid_to__isnull=True) | Q(valid_to__gte=year)
-        )
+        return queryset.filter(Articulation.valid_in_q(int(self.value())))
 
 
 class ArticulationAdminForm(forms.ModelForm):

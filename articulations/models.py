@@ -400,6 +400,17 @@ class Articulation(models.Model):
             self.valid_to_id is None or school_year_id <= self.valid_to_id
         )
 
+    @staticmethod
+    def valid_in_q(start_year: int, prefix: str = "") -> Q:
+        """``is_valid_in`` as a query filter; ``prefix`` reaches it through a relation.
+
+        A school year's key is its start year, so the years compare as numbers.
+        """
+        return Q(**{f"{prefix}valid_from_id__lte": start_year}) & (
+            Q(**{f"{prefix}valid_to__isnull": True})
+            | Q(**{f"{prefix}valid_to_id__gte": start_year})
+        )
+
     def clean(self):
         self.college_course_prefix = self.college_course_prefix.strip().upper()
         self.college_course_number = self.college_course_number.strip().upper()

@@ -203,11 +203,7 @@ def articulation_search(
     if career_cluster is not None:
         articulations = articulations.filter(career_cluster=career_cluster)
     if school_year is not None:
-        # SchoolYear's key is its start year, so the years compare as numbers.
-        articulations = articulations.filter(
-            Q(valid_to__isnull=True) | Q(valid_to_id__gte=school_year),
-            valid_from_id__lte=school_year,
-        )
+        articulations = articulations.filter(Articulation.valid_in_q(school_year))
     text = " ".join(text.split())
     if text:
         # People type a college course as "BUS 101", "bus101" or "BUS  101":

@@ -208,8 +208,7 @@ def _load_teachers_and_classes(schools: dict[str, School], school_year: SchoolYe
     teacher_group, _ = Group.objects.get_or_create(name=Roles.TEACHER)
     offerable = list(
         Articulation.objects.filter(status=Articulation.Status.ACTIVE)
-        .exclude(valid_to__lt=school_year.start_year)
-        .filter(valid_from__lte=school_year.start_year)
+        .filter(Articulation.valid_in_q(school_year.start_year))
         .order_by("hs_course_number", "college__code")
     )
     for username, first_name, last_name, school_names in catalog.TEACHERS:
