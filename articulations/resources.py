@@ -420,10 +420,32 @@ class ClassResource(CatalogResource):
     def rule_errors(self, instance, related, errors):
         if errors:
             return {}  # the class rules need every column to make sense first
+        articulations = related.get("articulations", [])
         problems = class_offer_problems(
             school=instance.school,
             school_year=instance.school_year,
             teacher=instance.teacher,
-            articulations=related.get("articulations", []),
+            articulations=articulations,
         )
+        if self._already_in_sers(instance, articulations):
+            # Every row is a new class, so a file uploaded twice would list each class twice.
+            problems.append(
+                "This class is already in SERS: same teacher, school, year, term, period "
+                "and articulations. Remove the row, or give the class its period."
+            )
         return {NON_FIELD_ERRORS: problems} if problems else {}
+
+    @staticmethod
+    def _already_in_sers(instance, articulations) -> bool:
+        wanted = {articulation.pk for articulation in articulations}
+        same_place = Class.objects.filter(
+            teacher=instance.teacher,
+            school=instance.school,
+            school_year=instance.school_year,
+            term=instance.term,
+            period=instance.period,
+        ).prefetch_related("articulations")
+        return any(
+            {articulation.pk for articulation in existing.articulations.all()} == wanted
+            for existing in same_place
+        )

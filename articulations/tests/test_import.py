@@ -409,6 +409,17 @@ def test_a_class_outside_its_articulations_years_imports_nothing(offer):
     assert not Class.objects.exists()
 
 
+def test_a_class_file_uploaded_twice_adds_no_class_twice(offer):
+    rows = [class_row(offer, period=""), class_row(offer, period="", term="Spring")]
+    assert not import_classes(rows).has_validation_errors()
+
+    again = import_classes(rows, dry_run=True)
+
+    assert set(row_errors(again)) == {1, 2}
+    assert "This class is already in SERS" in row_errors(again)[1]["__all__"][0]
+    assert Class.objects.count() == 2
+
+
 def test_a_school_name_two_districts_share_needs_its_district(offer):
     result = import_classes(
         [class_row(offer, district=""), class_row(offer, articulations="999999")], dry_run=True
