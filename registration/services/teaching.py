@@ -95,7 +95,8 @@ def _apply(registration: Registration, *, enrollment: str, grade: str, by) -> bo
         )
     if grade and enrollment == Registration.Enrollment.REJECTED:
         raise RegistrationRefused(
-            f"{registration.student.full_name} is marked not in the class, so they cannot get a grade."
+            f"{registration.student.full_name} is marked not in the class, so they cannot get a grade.",
+            field=f"grade-{registration.pk}",  # the roster shows it in that student's row
         )
     fields = []
     newly_rejected = False

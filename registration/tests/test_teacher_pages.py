@@ -329,6 +329,7 @@ def test_a_grade_for_a_student_not_in_the_class_shows_the_problem_and_changes_no
     rejected_row = page.split(f'id="student-{rejected.pk}"')[1].split("</tr>")[0]
     assert '<option value="rejected" selected>Not in the class</option>' in rejected_row
     assert '<option value="C" selected>C</option>' in rejected_row
+    assert "so they cannot get a grade." in rejected_row  # beside Ben's grade
     for registration in (graded, rejected):
         registration.refresh_from_db()
         assert (registration.enrollment, registration.grade) == ("unconfirmed", "")
