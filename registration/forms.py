@@ -14,6 +14,7 @@ from articulations.models import Articulation, Class, School
 from articulations.school_year import local_today, school_year_label, start_year_on
 from registration.exports import CreditFilters
 from registration.models import GRADES, Registration, Student, grade_in, graduation_year_for
+from registration.selectors import offered_articulations_of
 from registration.services.accounts import password_reset_email_queue
 from registration.services.teaching import RosterEntry
 
@@ -204,7 +205,15 @@ class StudentDetailsForm(forms.ModelForm):
                 f"{graduation_year_for(grade, self.school_year_start)}. Fix your grade or the year.",
             )
             return cleaned
-        if grade_in(graduation_year, self.school_year_start) not in GRADES:
+        # A student who has graduated may still fix an email or address: the grade is checked
+        # at sign-up, and on a profile edit only when the graduation year changes.
+        graduation_year_changed = (
+            self.instance.pk is None or graduation_year != self.instance.expected_graduation_year
+        )
+        if (
+            graduation_year_changed
+            and grade_in(graduation_year, self.school_year_start) not in GRADES
+        ):
             self.add_error(
                 "expected_graduation_year",
                 "SERS is for students in grades 9 to 12. Check the year you expect to graduate.",
@@ -411,9 +420,7 @@ class RegisterClassForm(forms.Form):
         self.fields["course_class"].queryset = Class.objects.filter(
             pk__in=class_ids
         ).select_related("school_year", "school__consortium", "teacher__user")
-        self.fields["articulation"].queryset = Articulation.objects.filter(
-            classes__in=class_ids
-        ).distinct()
+        self.fields["articulation"].queryset = offered_articulations_of(classes)
 
 
 class PriorYearRequestForm(RegisterClassForm):

@@ -1,3 +1,6 @@
+import functools
+from dataclasses import dataclass, field
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -13,6 +16,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from articulations.models import Articulation, Class
 from articulations.school_year import local_today, school_year_label
 from articulations.selectors import current_school_year, current_terms
 from payments.selectors import fee_facts
@@ -37,6 +41,7 @@ from registration.selectors import (
     credit_list_rows,
     credits_for_certificate,
     export_file_name,
+    offered_articulations,
     open_prior_year_requests,
     prior_years_with_classes,
     registrar_batch,
@@ -184,10 +189,48 @@ def _picked_school(request, student):
     return picker, school
 
 
-def _needs_college_choice(form) -> bool:
-    """True when the chosen class offers several colleges and none is chosen yet."""
+@dataclass
+class ClassChoice:
+    """Where a register or prior-year post ended.
+
+    ``done`` is what the service made; ``college_step`` the class whose colleges the page
+    asks about (the class list and school picker are hidden then), with ``colleges`` the
+    ones it offers.
+    """
+
+    done: object | None = None
+    college_step: Class | None = None
+    colleges: list[Articulation] = field(default_factory=list)
+
+
+def _choose_class(request, form, create) -> ClassChoice:
+    """Validate the choice of class (and college), then ``create(course_class=, articulation=)``.
+
+    The service decides: a refusal about the college keeps (or puts) the page on the college
+    step, with the message beside the colleges; any other refusal goes back to the class list.
+    The first time a class with several colleges is chosen, the college step has no error.
+    """
+    if request.method != "POST":
+        return ClassChoice()
+    on_college_step = request.POST.get("step") == "college"
+    if not form.is_valid():
+        course_class = form.cleaned_data.get("course_class")
+        if course_class is not None and on_college_step and "articulation" in form.errors:
+            return ClassChoice(
+                college_step=course_class, colleges=offered_articulations(course_class)
+            )
+        return ClassChoice()
     course_class = form.cleaned_data["course_class"]
-    return form.cleaned_data["articulation"] is None and len(course_class.articulations.all()) > 1
+    try:
+        done = create(course_class=course_class, articulation=form.cleaned_data["articulation"])
+    except RegistrationRefused as error:
+        if error.field != "articulation":
+            form.add_error(error.field or "course_class", str(error))
+            return ClassChoice()
+        if on_college_step or form.cleaned_data["articulation"] is not None:
+            form.add_error("articulation", str(error))
+        return ClassChoice(college_step=course_class, colleges=offered_articulations(course_class))
+    return ClassChoice(done=done)
 
 
 @login_required
@@ -199,27 +242,19 @@ def register(request):
     refusal = registration_window_refusal(terms)
     classes = [] if refusal else classes_open_for_registration(school, terms.start_year)
     form = RegisterClassForm(request.POST if request.method == "POST" else None, classes=classes)
-    chosen_class = None
-    if request.method == "POST" and not refusal and form.is_valid():
-        chosen_class = form.cleaned_data["course_class"]
-        if not _needs_college_choice(form):
-            try:
-                registration = registration_create(
-                    student=student,
-                    course_class=chosen_class,
-                    articulation=form.cleaned_data["articulation"],
-                )
-            except RegistrationRefused as error:
-                form.add_error(error.field, str(error))
-            else:
-                messages.success(
-                    request,
-                    f"You registered {chosen_class.course_name} for {terms.label}. "
-                    f"We emailed a confirmation to {student.email}.",
-                )
-                return redirect(
-                    f"{reverse('registration:registrations')}#registration-{registration.pk}"
-                )
+    choice = (
+        ClassChoice()
+        if refusal
+        else _choose_class(request, form, functools.partial(registration_create, student=student))
+    )
+    if choice.done is not None:
+        registration = choice.done
+        messages.success(
+            request,
+            f"You registered {registration.course_class.course_name} for {terms.label}. "
+            f"We emailed a confirmation to {student.email}.",
+        )
+        return redirect(f"{reverse('registration:registrations')}#registration-{registration.pk}")
     return render(
         request,
         "registration/register.html",
@@ -231,7 +266,8 @@ def register(request):
             "refusal": refusal,
             "classes": classes,
             "form": form,
-            "chosen_class": chosen_class,
+            "chosen_class": choice.college_step,
+            "colleges": choice.colleges,
         },
     )
 
@@ -269,26 +305,21 @@ def prior_year(request):
     year = _picked_year(request, year_choices)
     classes = classes_open_for_registration(school, year) if year else []
     form = PriorYearRequestForm(request.POST if request.method == "POST" else None, classes=classes)
-    chosen_class = None
-    if request.method == "POST" and form.is_valid():
-        chosen_class = form.cleaned_data["course_class"]
-        if not _needs_college_choice(form):
-            try:
-                prior_year_request_create(
-                    student=student,
-                    course_class=chosen_class,
-                    articulation=form.cleaned_data["articulation"],
-                    note=form.cleaned_data["note"],
-                )
-            except RegistrationRefused as error:
-                form.add_error(error.field, str(error))
-            else:
-                messages.success(
-                    request,
-                    f"We have your request for {chosen_class.course_name} "
-                    f"({chosen_class.school_year.label}). We will email you our decision.",
-                )
-                return redirect("registration:registrations")
+    choice = _choose_class(
+        request,
+        form,
+        lambda **chosen: prior_year_request_create(
+            student=student, note=form.cleaned_data["note"], **chosen
+        ),
+    )
+    if choice.done is not None:
+        course_class = choice.done.course_class
+        messages.success(
+            request,
+            f"We have your request for {course_class.course_name} "
+            f"({course_class.school_year.label}). We will email you our decision.",
+        )
+        return redirect("registration:registrations")
     return render(
         request,
         "registration/prior_year.html",
@@ -300,7 +331,8 @@ def prior_year(request):
             "year": year,
             "classes": classes,
             "form": form,
-            "chosen_class": chosen_class,
+            "chosen_class": choice.college_step,
+            "colleges": choice.colleges,
         },
     )
 

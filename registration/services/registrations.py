@@ -15,6 +15,7 @@ from articulations.school_year import WindowState, school_year_label, start_year
 from articulations.selectors import YearTerms, year_terms
 from outbox.services import email_queue
 from registration.models import GRADES, PriorYearRequest, Registration, Student
+from registration.selectors import offered_articulations
 from registration.services.credit import credit_evaluate
 from sers.formatting import long_date
 
@@ -36,7 +37,12 @@ def _current_start_year(terms: YearTerms) -> int:
 
 
 def _choose_articulation(course_class: Class, articulation: Articulation | None) -> Articulation:
-    offered = list(course_class.articulations.select_related("college"))
+    offered = offered_articulations(course_class)
+    if not offered:
+        raise RegistrationRefused(
+            f"{course_class.course_name} is not open for registration in "
+            f"{course_class.school_year.label}. Choose another class or ask your teacher."
+        )
     if articulation is None:
         if len(offered) == 1:
             return offered[0]
@@ -92,14 +98,6 @@ def registration_create(
         raise RegistrationRefused(refusal)
     _check_grade(student, course_class)
     articulation = _choose_articulation(course_class, articulation)
-    if not (
-        articulation.status == Articulation.Status.ACTIVE
-        and articulation.is_valid_in(course_class.school_year_id)
-    ):
-        raise RegistrationRefused(
-            f"{articulation.college_course} at {articulation.college} is not open for "
-            f"registration in {terms.label}. Choose another class or ask your teacher."
-        )
     with transaction.atomic():
         registration = _register(
             student=student, course_class=course_class, articulation=articulation, by=student.user

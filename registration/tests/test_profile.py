@@ -2,6 +2,7 @@ import pytest
 
 from articulations.tests.factories import SchoolFactory, TeacherFactory
 from registration.tests.factories import StudentFactory
+from registration.tests.helpers import at
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,70 @@ def test_a_student_cannot_open_the_staff_admin(client):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def _profile_post(student, **changes):
+    return {
+        "email": student.email,
+        "phone": student.phone,
+        "street": student.street,
+        "city": student.city,
+        "state": student.state,
+        "zip_code": student.zip_code,
+        "school": student.school_id,
+        "grade": "",
+        "expected_graduation_year": student.expected_graduation_year,
+        "free_reduced_lunch": "False",
+        "guardian_name": "",
+        "guardian_email": "",
+        **changes,
+    }
+
+
+def test_a_graduated_student_can_still_change_their_email(client):
+    student = StudentFactory(expected_graduation_year=2027)
+
+    with at(2027, 9, 15, 10, 0):
+        client.force_login(student.user)
+        response = client.post(
+            "/accounts/profile/edit/", _profile_post(student, email="after@example.org")
+        )
+
+    assert response.status_code == 302
+    student.refresh_from_db()
+    assert student.email == "after@example.org"
+    assert student.expected_graduation_year == 2027
+
+
+@pytest.mark.parametrize("graduation_year", ["2026", "2032"])
+def test_changing_the_graduation_year_to_outside_grades_9_to_12_is_refused(client, graduation_year):
+    student = StudentFactory(expected_graduation_year=2029)
+
+    with at(2027, 2, 1, 10, 0):
+        client.force_login(student.user)
+        page = client.post(
+            "/accounts/profile/edit/",
+            _profile_post(student, expected_graduation_year=graduation_year),
+        ).content.decode()
+
+    assert "SERS is for students in grades 9 to 12." in page
+    student.refresh_from_db()
+    assert student.expected_graduation_year == 2029
+
+
+def test_a_graduated_student_who_changes_their_graduation_year_is_checked(client):
+    student = StudentFactory(expected_graduation_year=2027)
+
+    with at(2027, 9, 15, 10, 0):
+        client.force_login(student.user)
+        page = client.post(
+            "/accounts/profile/edit/", _profile_post(student, expected_graduation_year="2026")
+        ).content.decode()
+        fixed = client.post(
+            "/accounts/profile/edit/", _profile_post(student, expected_graduation_year="2029")
+        )
+
+    assert "SERS is for students in grades 9 to 12." in page
+    assert fixed.status_code == 302
+    student.refresh_from_db()
+    assert student.expected_graduation_year == 2029
