@@ -296,7 +296,7 @@ def teacher_classes(teacher: Teacher, start_year: int) -> list[Class]:
     registered = Q(registrations__status=Registration.Status.REGISTERED)
     return list(
         Class.objects.filter(teacher=teacher, school_year_id=start_year)
-        .select_related("school", "school_year")
+        .select_related("school__consortium", "school_year")
         .prefetch_related("articulations")
         .annotate(
             registered_count=Count("registrations", filter=registered),
@@ -309,6 +309,23 @@ def teacher_classes(teacher: Teacher, start_year: int) -> list[Class]:
         )
         .order_by("school__name", "term", "period", "pk")
     )
+
+
+def teacher_classes_still_grading(teacher: Teacher, start_year: int) -> list[Class]:
+    """The teacher's classes of ``start_year`` whose grading deadline has not passed.
+
+    A school year ends June 30 but its grading may run into the summer: after July 1
+    these classes are still the teacher's to grade, though "My classes" shows the new year.
+    """
+    classes = teacher_classes(teacher, start_year)
+    terms = year_terms_many(
+        (course_class.school.consortium, start_year) for course_class in classes
+    )
+    return [
+        course_class
+        for course_class in classes
+        if terms[(course_class.school.consortium_id, start_year)].grading_is_open()
+    ]
 
 
 def teacher_class(teacher: Teacher, class_id: int) -> Class:

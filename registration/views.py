@@ -53,6 +53,7 @@ from registration.selectors import (
     roster_lines,
     student_for_user,
     teacher_class,
+    teacher_classes_still_grading,
     teacher_for_user,
 )
 from registration.selectors import teacher_classes as classes_of_teacher
@@ -398,6 +399,7 @@ def teacher_classes(request):
             "teacher": teacher,
             "school_year": school_year,
             "classes": classes_of_teacher(teacher, school_year.start_year),
+            "still_grading": teacher_classes_still_grading(teacher, school_year.start_year - 1),
         },
     )
 

@@ -107,6 +107,29 @@ def test_my_classes_lists_this_years_classes_with_their_counts(client):
     assert course_class.articulations.get().hs_course_name in page
 
 
+@pytest.mark.parametrize(
+    ("day", "listed"), [(dt.date(2027, 7, 5), True), (dt.date(2027, 7, 21), False)]
+)
+def test_after_july_1_my_classes_keeps_last_years_classes_until_their_grading_ends(
+    client, day, listed
+):
+    from articulations.models import ConsortiumYear
+
+    course_class = one_college_class(start_year=2026, period="3")
+    ConsortiumYear.objects.create(
+        consortium=course_class.school.consortium,
+        school_year=course_class.school_year,
+        grading_deadline=dt.date(2027, 7, 20),
+    )
+    with at(day.year, day.month, day.day):
+        client.force_login(course_class.teacher.user)  # sessions are made after the travel
+        page = client.get("/teacher/").content.decode()
+
+    assert "My classes, 2027-28" in page
+    assert ("Grades still open for 2026-27" in page) is listed
+    assert (f'href="/teacher/classes/{course_class.pk}/"' in page) is listed
+
+
 def test_the_header_links_a_teacher_to_my_classes(client):
     course_class = one_college_class()
     client.force_login(course_class.teacher.user)
