@@ -10,21 +10,15 @@ Imported at the bottom of ``registration/admin.py``, which defines ``CreditAdmin
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from articulations.school_year import local_today
 from registration.admin import CreditAdmin
+from registration.downloads import batch_file_download, csv_download
 from registration.exports import CreditFilters, StaffCreditExporter
 from registration.models import ExportBatch
-from registration.selectors import batch_lines, export_file_name
-from registration.services.exports import export_csv_stream
-
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from registration.selectors import batch_lines
 
 
 @admin.action(description="Export selected credits as CSV", permissions=["view"])
@@ -36,15 +30,7 @@ def export_selected_credits_csv(modeladmin, request, queryset):
     """
     credit_ids = tuple(queryset.order_by("pk").values_list("pk", flat=True))
     exporter = StaffCreditExporter(CreditFilters(credit_ids=credit_ids))
-    response = StreamingHttpResponse(
-        export_csv_stream(exporter=exporter, requested_by=request.user, via="admin"),
-        content_type="text/csv; charset=utf-8",
-    )
-    name = export_file_name(college_code="selected", day=local_today(), file_format="csv")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["X-Accel-Buffering"] = "no"
-    add_never_cache_headers(response)
-    return response
+    return csv_download(exporter=exporter, user=request.user, via="admin", college_code="selected")
 
 
 # CreditAdmin lives in admin.py; its one action is added here, next to the export code.
@@ -128,19 +114,5 @@ class ExportBatchAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         batch = get_object_or_404(ExportBatch.objects.select_related("college"), pk=batch_id)
-        if batch.status != ExportBatch.Status.COMPLETE or not batch.file:
-            raise Http404("This file is not ready.")
-        response = FileResponse(
-            batch.file.open("rb"),
-            as_attachment=True,
-            filename=export_file_name(
-                college_code=batch.college.code if batch.college else "selected",
-                day=timezone.localdate(batch.created_at),
-                file_format=batch.format,
-            ),
-            content_type=XLSX_CONTENT_TYPE
-            if batch.format == ExportBatch.Format.XLSX
-            else "text/csv; charset=utf-8",
-        )
-        add_never_cache_headers(response)
-        return response
+        college_code = batch.college.code if batch.college else "selected"
+        return batch_file_download(batch, college_code=college_code)

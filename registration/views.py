@@ -6,12 +6,9 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
@@ -20,6 +17,7 @@ from articulations.models import Articulation, Class
 from articulations.school_year import local_today, school_year_label
 from articulations.selectors import current_school_year, current_terms
 from payments.selectors import fee_facts
+from registration.downloads import batch_file_download, csv_download
 from registration.exports import CollegeCreditExporter
 from registration.forms import (
     CreditFilterForm,
@@ -40,7 +38,6 @@ from registration.selectors import (
     credit_counts,
     credit_list_rows,
     credits_for_certificate,
-    export_file_name,
     offered_articulations,
     open_prior_year_requests,
     prior_years_with_classes,
@@ -63,7 +60,7 @@ from registration.services.accounts import (
     student_create,
     student_update_profile,
 )
-from registration.services.exports import export_csv_stream, export_xlsx_start
+from registration.services.exports import export_xlsx_start
 from registration.services.registrations import (
     RegistrationRefused,
     class_terms,
@@ -443,7 +440,6 @@ def roster(request, class_id: int):
 # --- College registrars: the college's credit list and its downloads ------------------------
 
 CREDITS_PER_PAGE = 50
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _registrar_page(request, registrar, data, *, status: int = 200):
@@ -504,20 +500,12 @@ def registrar_csv(request):
     filters, error_page = _filters_posted(request, registrar)
     if error_page:
         return error_page
-    response = StreamingHttpResponse(
-        export_csv_stream(
-            exporter=CollegeCreditExporter(filters), requested_by=request.user, via="web"
-        ),
-        content_type="text/csv; charset=utf-8",
+    return csv_download(
+        exporter=CollegeCreditExporter(filters),
+        user=request.user,
+        via="web",
+        college_code=registrar.college.code,
     )
-    name = export_file_name(
-        college_code=registrar.college.code, day=local_today(), file_format="csv"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    # A proxy (nginx) must pass the rows on as they come, not hold the whole file first.
-    response["X-Accel-Buffering"] = "no"
-    add_never_cache_headers(response)
-    return response
 
 
 @login_required
@@ -558,19 +546,4 @@ def registrar_batch_download(request, batch_id: int):
     """The batch's file again, byte for byte: its SHA-256 is the one on the page."""
     registrar = registrar_for_user(request.user)
     batch = registrar_batch(registrar, batch_id)
-    if batch.status != ExportBatch.Status.COMPLETE or not batch.file:
-        raise Http404("This file is not ready.")
-    response = FileResponse(
-        batch.file.open("rb"),
-        as_attachment=True,
-        filename=export_file_name(
-            college_code=registrar.college.code,
-            day=timezone.localdate(batch.created_at),
-            file_format=batch.format,
-        ),
-        content_type=XLSX_CONTENT_TYPE
-        if batch.format == ExportBatch.Format.XLSX
-        else "text/csv; charset=utf-8",
-    )
-    add_never_cache_headers(response)
-    return response
+    return batch_file_download(batch, college_code=registrar.college.code)
