@@ -15,7 +15,7 @@ from articulations.school_year import local_today, school_year_label, start_year
 from registration.exports import CreditFilters
 from registration.models import GRADES, Registration, Student, grade_in, graduation_year_for
 from registration.selectors import offered_articulations_of
-from registration.services.accounts import password_reset_email_queue
+from registration.services.accounts import STUDENT_EDITABLE_FIELDS, password_reset_email_queue
 from registration.services.teaching import RosterEntry
 
 # Students in grades 9–12 are 13 to 19 as a rule; leave room for early and late starters.
@@ -120,18 +120,7 @@ class StudentDetailsForm(forms.ModelForm):
 
     class Meta:
         model = Student
-        fields = [
-            "email",
-            "phone",
-            "street",
-            "city",
-            "state",
-            "zip_code",
-            "school",
-            "free_reduced_lunch",
-            "guardian_name",
-            "guardian_email",
-        ]
+        fields = STUDENT_EDITABLE_FIELDS
         labels = {"email": "Email address", "phone": "Phone number"}
         help_texts = {
             "email": "We send your SERS ID and receipts here. You may share it with a brother, sister or parent.",

@@ -129,22 +129,25 @@ def student_insert_with_new_sers_id(student: Student) -> None:
     raise NoFreeSersId
 
 
+# What a student may change on their profile besides their grade (the graduation year);
+# their SERS ID, legal name and date of birth only staff change. The profile form lists these.
+STUDENT_EDITABLE_FIELDS = [
+    "email",
+    "phone",
+    "street",
+    "city",
+    "state",
+    "zip_code",
+    "school",
+    "free_reduced_lunch",
+    "guardian_name",
+    "guardian_email",
+]
+
+
 def student_update_profile(*, student: Student, changes: dict) -> Student:
     """Save what a student may change themselves: contact details, grade and school."""
-    allowed = {
-        "email",
-        "phone",
-        "street",
-        "city",
-        "state",
-        "zip_code",
-        "expected_graduation_year",
-        "school",
-        "guardian_name",
-        "guardian_email",
-        "free_reduced_lunch",
-    }
-    unknown = set(changes) - allowed
+    unknown = set(changes) - {*STUDENT_EDITABLE_FIELDS, "expected_graduation_year"}
     if unknown:
         raise ValueError(f"Students cannot change {', '.join(sorted(unknown))}.")
     with transaction.atomic():
