@@ -3,8 +3,10 @@
 Pages, the admin, the credit rule and emails all ask here. Charges follow from
 the student's registrations and the year's terms (amounts per consortium and
 school year, never a literal): the consortium fee once the student has
-registered a class that year, and the late fee once for a year with approved
-prior-year credit whose fee staff did not waive. A granted waiver covers both.
+registered a class that year (classes all withdrawn before any payment charge
+nothing; a fee already paid stays, non-refundable), and the late fee once for a
+year with approved prior-year credit whose fee staff did not waive. A granted
+waiver covers both.
 """
 
 from dataclasses import dataclass, field
@@ -58,11 +60,7 @@ class YearAccount:
 
     @property
     def charges(self) -> list[Charge]:
-        counted = [
-            registration
-            for registration in self.registrations
-            if registration.status != Registration.Status.DELETED
-        ]
+        counted = self._registrations_charged()
         charges = []
         if counted:
             charges.append(
@@ -80,6 +78,18 @@ class YearAccount:
                 )
             )
         return charges
+
+    def _registrations_charged(self) -> list[Registration]:
+        # A class staff deleted was never owed. A withdrawn one keeps a fee already paid (no
+        # refund), but leaves no debt: classes all withdrawn before paying charge nothing.
+        counted = [
+            registration
+            for registration in self.registrations
+            if registration.status != Registration.Status.DELETED
+        ]
+        if self.has_registration or self.payments:
+            return counted
+        return []
 
     @staticmethod
     def _owes_late_fee(registrations: list[Registration]) -> bool:
@@ -117,9 +127,16 @@ class YearAccount:
             return FeeState.OVERPAID
         if self.granted_waiver:
             return FeeState.WAIVED
-        if self.balance == 0 and self.total_charged > 0:
+        if self.balance == 0:
+            # Nothing owed: paid in full, or nothing charged (a $0.00 fee, classes withdrawn
+            # before paying), which must not hold back the year's other accounts.
             return FeeState.PAID
         return FeeState.UNPAID
+
+    @property
+    def nothing_charged(self) -> bool:
+        """No fee and no money in this account: nothing to pay, and no "paid" to show."""
+        return self.total_charged == 0 and not self.payments and not self.granted_waiver
 
     @property
     def is_settled(self) -> bool:
@@ -144,19 +161,27 @@ def fee_states(students: list[Student], start_year: int) -> dict[int, FeeState]:
 
     A student with accounts in two consortia that year is settled only when both are.
     """
-    ids = [student.pk for student in students]
-    accounts = _accounts(
-        Registration.objects.filter(student_id__in=ids, school_year_id=start_year),
-        StudentYear.objects.filter(student_id__in=ids, school_year_id=start_year),
-    )
     by_student: dict[int, list[YearAccount]] = {}
-    for account in accounts:
+    for account in year_accounts_many(students, start_year).values():
         by_student.setdefault(account.student.pk, []).append(account)
     return {
         # An unsettled account decides: the student still owes something that year.
         student_id: next((a.state for a in group if not a.is_settled), group[0].state)
         for student_id, group in by_student.items()
     }
+
+
+def year_accounts_many(
+    students: list[Student], start_year: int
+) -> dict[tuple[int, int], YearAccount]:
+    """Every account of ``start_year`` for many students at once, by (student id, consortium id),
+    in a fixed number of queries however many students."""
+    ids = [student.pk for student in students]
+    accounts = _accounts(
+        Registration.objects.filter(student_id__in=ids, school_year_id=start_year),
+        StudentYear.objects.filter(student_id__in=ids, school_year_id=start_year),
+    )
+    return {(account.student.pk, account.consortium.pk): account for account in accounts}
 
 
 def _accounts(registrations, student_years) -> list[YearAccount]:

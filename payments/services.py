@@ -22,11 +22,17 @@ from outbox.models import OutboxEmail
 from outbox.services import email_queue
 from payments.models import CheckoutSession, Payment, StripeEvent, StudentYear, Waiver
 from payments.money import from_cents, money, to_cents
-from payments.selectors import FeeState, YearAccount, fee_states, year_account, year_accounts
+from payments.selectors import (
+    FeeState,
+    YearAccount,
+    year_account,
+    year_accounts,
+    year_accounts_many,
+)
 from payments.stripe_gateway import stripe_client
 from registration.models import Registration, Student
 from registration.services.credit import credit_reevaluate_year
-from sers.formatting import long_date
+from sers.formatting import dollars, long_date
 
 
 class PaymentRefused(Exception):
@@ -389,9 +395,30 @@ def payment_record_offline(
 # --- Waivers -----------------------------------------------------------------------------------
 
 
+def waiver_request_refusal(account: YearAccount) -> str | None:
+    """Why the student cannot ask for a fee waiver for this year now, in words for the page;
+    None when they can: the year owes something and no request is waiting for a decision."""
+    if account.state != FeeState.UNPAID or account.balance <= 0:
+        return f"Nothing to waive for {account.label}: {account.state.label.lower()}."
+    if account.open_waiver_request:
+        return (
+            f"You already asked for a fee waiver for {account.label}. "
+            "We will email you our decision."
+        )
+    return None
+
+
 def waiver_request(
     *, student: Student, consortium_id: int, start_year: int, reason: str, note: str = ""
 ) -> Waiver:
+    account = year_account(student, consortium_id, start_year)
+    if account is None:
+        raise PaymentRefused(
+            "Register a class before you ask for a waiver. One fee covers all your classes that year."
+        )
+    refusal = waiver_request_refusal(account)
+    if refusal:
+        raise PaymentRefused(refusal)
     if reason == Waiver.Reason.HARDSHIP and not note.strip():
         raise PaymentRefused("Tell us in a sentence or two about your situation.", field="note")
     if reason == Waiver.Reason.FREE_REDUCED_LUNCH and not student.free_reduced_lunch:
@@ -404,6 +431,10 @@ def waiver_request(
     )
     try:
         with transaction.atomic():
+            # Again under the lock: a payment may have settled the year meanwhile.
+            refusal = waiver_request_refusal(_account_of(_locked(student_year)))
+            if refusal:
+                raise PaymentRefused(refusal)
             return Waiver.objects.create(
                 student_year=student_year, reason=reason, note=note.strip()
             )
@@ -463,6 +494,14 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
         waiver.decided_by = staff_user
         waiver.decided_at = timezone.now()
         waiver.save()
+        account = _account_of(waiver.student_year)
+        if status == Waiver.Status.GRANTED and account.balance < 0:
+            # Granted after the year was paid: the money stays (non-refundable); the office looks.
+            _flag(
+                waiver.student_year,
+                f"Overpaid: a fee waiver was granted for a year already paid "
+                f"({dollars(-account.balance)} paid over the fee).",
+            )
         student = waiver.student_year.student
         email_queue(
             kind="waiver_decision",
@@ -472,7 +511,7 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
                 "student": student,
                 "waiver": waiver,
                 "granted": status == Waiver.Status.GRANTED,
-                "account": _account_of(waiver.student_year),
+                "account": account,
                 **_pay_links(),
             },
             unique_key=f"waiver_decision:{waiver.pk}",
@@ -490,7 +529,8 @@ REMINDER_DAYS_BEFORE_DEADLINE = 14
 
 def payment_reminders_send() -> int:
     """Mail every student who registered but has not paid, once, in the last two weeks before
-    the payment deadline of their consortium's current school year. Run daily by Celery beat."""
+    the payment deadline of their consortium's current school year, with what that year's
+    account still owes. Run daily by Celery beat."""
     sent = 0
     for consortium in Consortium.objects.all():
         terms = current_terms(consortium)
@@ -508,7 +548,7 @@ def payment_reminders_send() -> int:
                 registrations__course_class__school__consortium=consortium,
             ).distinct()
         )
-        states = fee_states(students, terms.start_year)
+        accounts = year_accounts_many(students, terms.start_year)
         keys = {
             student.pk: f"payment_reminder:{student.pk}:{consortium.pk}:{terms.start_year}"
             for student in students
@@ -520,7 +560,11 @@ def payment_reminders_send() -> int:
             )
         )
         for student in students:
-            if states.get(student.pk) != FeeState.UNPAID or keys[student.pk] in already:
+            # What this consortium's account still owes: after a part payment, less than the fee.
+            account = accounts.get((student.pk, consortium.pk))
+            if account is None or account.state != FeeState.UNPAID or account.balance <= 0:
+                continue
+            if keys[student.pk] in already:
                 continue
             with transaction.atomic():
                 email_queue(
@@ -531,6 +575,7 @@ def payment_reminders_send() -> int:
                         "student": student,
                         "terms": terms,
                         "consortium": consortium,
+                        "account": account,
                         **_pay_links(),
                     },
                     unique_key=keys[student.pk],

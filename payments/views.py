@@ -23,6 +23,7 @@ from payments.services import (
     checkout_start,
     free_lunch_waivers_open,
     waiver_request,
+    waiver_request_refusal,
 )
 from payments.stripe_gateway import is_test_mode
 from registration.models import Student
@@ -39,7 +40,10 @@ NO_MATCH = (
 
 
 def _accounts_with_actions(student: Student) -> list[tuple]:
-    return [(account, card_payment_refusal(account)) for account in year_accounts(student)]
+    return [
+        (account, card_payment_refusal(account), waiver_request_refusal(account))
+        for account in year_accounts(student)
+    ]
 
 
 @login_required
@@ -94,7 +98,11 @@ def checkout(request):
 
 
 def checkout_success(request):
-    """Where Stripe sends the payer back. It may confirm early; it never says "failed"."""
+    """Where Stripe sends the payer back. It may confirm early.
+
+    It says "did not go through" only once Stripe has said so (the session failed or expired);
+    until then, "processing".
+    """
     session_id = request.GET.get("session_id", "")
     checkout_row = (
         CheckoutSession.objects.select_related("student_year__student", "student_year__consortium")
@@ -111,6 +119,7 @@ def checkout_success(request):
         logger.warning(
             "Could not confirm checkout %s from the success page", session_id, exc_info=True
         )
+    checkout_row.refresh_from_db(fields=["status"])  # what checkout_fulfil just learned
     student_year = checkout_row.student_year
     account = year_account(
         student_year.student, student_year.consortium_id, student_year.school_year_id

@@ -318,3 +318,57 @@ def test_pay_is_refused_on_the_page_after_the_window(client, stripe_settings):
     assert "The payment deadline for 2026-27 was June 15, 2027." in page
     assert "The payment deadline for 2026-27 was June 15, 2027." in response.content.decode()
     assert not stripe_settings.sessions
+
+
+def post_signed(client, stripe_settings, checkout, event_type):
+    payload, signature = stripe_settings.event_for(checkout.stripe_session_id, event_type)
+    return client.post(
+        "/payments/stripe/webhook/",
+        payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature,
+    )
+
+
+@pytest.mark.django_db
+def test_after_a_failed_bank_payment_the_success_page_says_it_did_not_go_through(
+    client, stripe_settings
+):
+    student, consortium = registered_student()
+    checkout = open_checkout(student, consortium)
+    stripe_settings.pay_later(checkout.stripe_session_id)
+    stripe_settings.settle(checkout.stripe_session_id, succeeded=False)
+    post_signed(client, stripe_settings, checkout, "checkout.session.async_payment_failed")
+    client.force_login(student.user)
+
+    page = client.get(
+        f"/payments/checkout/success/?session_id={checkout.stripe_session_id}"
+    ).content.decode()
+
+    assert "Your payment did not go through" in page
+    assert "Nothing was charged." in page
+    assert "We are processing your payment" not in page
+    assert "You do not need to pay again" not in page
+    assert 'href="/payments/"' in page
+    assert 'href="/payments/pay/"' in page  # a parent can pay too
+    assert "$50.00" in page
+
+
+@pytest.mark.django_db
+def test_an_expired_session_on_the_success_page_sends_a_parent_back_to_the_pay_page(
+    client, stripe_settings
+):
+    student, consortium = registered_student()
+    checkout = open_checkout(student, consortium)
+    stripe_settings.expire(checkout.stripe_session_id)  # no webhook URL: the page learns it first
+
+    page = client.get(
+        f"/payments/checkout/success/?session_id={checkout.stripe_session_id}"
+    ).content.decode()
+
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutSession.Status.EXPIRED
+    assert "Your payment did not go through" in page
+    assert "Nothing was charged." in page
+    assert "You do not need to pay again" not in page
+    assert "Pay again on the parent pay page" in page

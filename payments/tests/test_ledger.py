@@ -7,18 +7,28 @@ import pytest
 
 from articulations.models import ConsortiumYear
 from payments.models import Payment, Waiver
-from payments.selectors import FeeState, fee_settled, year_account, year_accounts
+from payments.selectors import (
+    FeeState,
+    fee_settled,
+    fee_states,
+    settled_years,
+    year_account,
+    year_accounts,
+)
 from payments.services import (
     PaymentRefused,
     card_payment_refusal,
     payment_record_offline,
     student_year_get_or_create,
+    waiver_deny,
     waiver_grant,
     waiver_request,
+    waiver_request_refusal,
 )
 from payments.tests.helpers import FEBRUARY, registered_student
-from registration.models import Registration
+from registration.models import Credit, Registration
 from registration.services.registrations import registration_withdraw
+from registration.services.teaching import RosterEntry, roster_save
 from registration.tests.helpers import at, one_college_class
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +237,123 @@ def test_student_year_accounts_are_made_once_under_races():
 
     assert first == again
     assert len(year_accounts(student)) == 1
+
+
+def test_a_waiver_granted_after_the_year_was_paid_flags_the_overpayment(admin_user):
+    student, consortium = registered_student()
+    waiver = waiver_request(
+        student=student,
+        consortium_id=consortium.pk,
+        start_year=2026,
+        reason=Waiver.Reason.HARDSHIP,
+        note="Job lost.",
+    )
+    payment = record_check(student, consortium, staff=admin_user)  # the family paid meanwhile
+    assert not payment.student_year.needs_attention
+
+    assert waiver_grant(waiver=waiver, staff_user=admin_user)
+
+    account = year_account(student, consortium.pk, 2026)
+    assert account.state == FeeState.OVERPAID
+    assert account.balance == Decimal("-50.00")
+    student_year = account.student_year
+    student_year.refresh_from_db()
+    assert student_year.needs_attention
+    assert "waiver" in student_year.attention_note
+    assert "$50.00" in student_year.attention_note
+
+
+def test_a_denied_waiver_raises_no_flag(admin_user):
+    student, consortium = registered_student()
+    waiver = waiver_request(
+        student=student,
+        consortium_id=consortium.pk,
+        start_year=2026,
+        reason=Waiver.Reason.HARDSHIP,
+        note="Job lost.",
+    )
+
+    assert waiver_deny(waiver=waiver, staff_user=admin_user)
+
+    waiver.student_year.refresh_from_db()
+    assert not waiver.student_year.needs_attention
+
+
+def test_no_waiver_can_be_asked_for_a_year_already_paid_or_already_asked(admin_user):
+    student, consortium = registered_student()
+    account = year_account(student, consortium.pk, 2026)
+    assert waiver_request_refusal(account) is None
+    ask = dict(
+        student=student,
+        consortium_id=consortium.pk,
+        start_year=2026,
+        reason=Waiver.Reason.HARDSHIP,
+        note="Job lost.",
+    )
+    waiver_request(**ask)
+    assert waiver_request_refusal(year_account(student, consortium.pk, 2026)) == (
+        "You already asked for a fee waiver for 2026-27. We will email you our decision."
+    )
+
+    paid, paid_consortium = registered_student()
+    record_check(paid, paid_consortium, staff=admin_user)
+    assert waiver_request_refusal(year_account(paid, paid_consortium.pk, 2026)) == (
+        "Nothing to waive for 2026-27: paid."
+    )
+    with pytest.raises(PaymentRefused, match="Nothing to waive for 2026-27: paid."):
+        waiver_request(**{**ask, "student": paid, "consortium_id": paid_consortium.pk})
+    assert not Waiver.objects.filter(student_year__student=paid).exists()
+
+
+def test_a_zero_fee_year_is_settled_and_the_page_says_nothing_to_pay(client):
+    student, consortium = registered_student()
+    ConsortiumYear.objects.create(
+        consortium=consortium, school_year_id=2026, consortium_fee=Decimal("0.00")
+    )
+
+    account = year_account(student, consortium.pk, 2026)
+    assert account.balance == Decimal("0.00")
+    assert account.is_settled
+    assert fee_settled(student, 2026)
+    assert settled_years(student) == {2026}
+    assert fee_states([student], 2026) == {student.pk: FeeState.PAID}
+    client.force_login(student.user)
+    page = client.get("/payments/").content.decode()
+    assert "Nothing to pay for 2026-27." in page
+    assert "Unpaid" not in page
+    assert "by card" not in page
+    assert "Ask for a fee waiver" not in page
+
+
+def test_a_class_withdrawn_before_paying_leaves_no_debt_and_does_not_block_the_year(
+    client, admin_user
+):
+    student, consortium = registered_student()
+    other_class = one_college_class()  # another school, another consortium
+    other = other_class.school.consortium
+    assert other.pk != consortium.pk
+    withdrawn = Registration.objects.create(
+        student=student,
+        course_class=other_class,
+        articulation=other_class.articulations.get(),
+        school_year=other_class.school_year,
+    )
+    assert not fee_settled(student, 2026)  # both accounts owe
+
+    registration_withdraw(registration=withdrawn)
+    record_check(student, consortium, staff=admin_user)
+
+    assert year_account(student, other.pk, 2026).total_charged == Decimal("0.00")
+    assert fee_settled(student, 2026)
+    assert settled_years(student) == {2026}
+    registration = Registration.objects.get(student=student, status=Registration.Status.REGISTERED)
+    roster_save(
+        teacher=registration.course_class.teacher,
+        course_class=registration.course_class,
+        entries=[RosterEntry(registration.pk, Registration.Enrollment.CONFIRMED, "A")],
+    )
+    assert Credit.objects.filter(registration=registration).exists()
+    client.force_login(student.user)
+    page = client.get("/payments/").content.decode()
+    assert "Nothing to pay for 2026-27: you have no classes that year." in page
+    assert page.count("Pay $50.00 by card") == 0

@@ -3,6 +3,7 @@
 import pytest
 from django.core.cache import cache
 
+from payments.models import Waiver
 from payments.tests.helpers import FEBRUARY, registered_student
 from payments.tests.test_ledger import record_check
 from registration.tests.helpers import at
@@ -134,3 +135,20 @@ def test_a_student_on_free_lunch_sees_a_waiting_waiver_without_asking(client):
     page = client.get("/payments/").content.decode()
 
     assert "Fee waiver (free or reduced-price lunch): waiting for a decision" in page
+
+
+def test_a_paid_year_offers_no_waiver_and_a_posted_request_is_refused(client, admin_user):
+    student, consortium = registered_student()
+    client.force_login(student.user)
+    assert "Ask for a fee waiver for 2026-27" in client.get("/payments/").content.decode()
+    record_check(student, consortium, staff=admin_user)
+
+    fees = client.get("/payments/").content.decode()
+    page = client.post(
+        f"/payments/waiver/?consortium={consortium.pk}&year=2026",
+        {"reason": "hardship", "note": "My family lost income."},
+    ).content.decode()
+
+    assert "Ask for a fee waiver" not in fees
+    assert "Nothing to waive for 2026-27: paid." in page
+    assert not Waiver.objects.exists()
