@@ -32,6 +32,16 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     # The outbox is a record of what SERS sent: staff read it and resend, never edit it.
     readonly_fields = fields
 
+    def get_search_results(self, request, queryset, search_term):
+        # A SERS ID however it was typed ("tp3 07 4412", "074412") finds that student's mail.
+        from registration.sers_id import InvalidSersId, parse_sers_id
+
+        try:
+            sers_id = parse_sers_id(search_term)
+        except InvalidSersId:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(about__icontains=sers_id), False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
