@@ -370,13 +370,10 @@ class ArticulationResource(CatalogResource):
         import_order = export_order = fields
         # The database's own key for an articulation: loading an exported file again
         # updates those articulations instead of adding copies.
-        import_id_fields = (
-            "consortium",
-            "hs_course_number",
-            "college",
-            "college_course_prefix",
-            "college_course_number",
-            "valid_from",
+        import_id_fields = next(
+            constraint.fields
+            for constraint in Articulation._meta.constraints
+            if constraint.name == "articulation_unique"
         )
 
     def filter_export(self, queryset, **kwargs):
