@@ -999,8 +999,9 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
     ).start()
     where = f"webhooks to {args.webhook_url}" if args.webhook_url else "no webhook URL"
-    print(f"Stripe stand-in listening on {standin.url} ({where}); Ctrl-C stops it", flush=True)
     try:
+        # Announced inside the try: a Ctrl-C right after the line still stops it cleanly.
+        print(f"Stripe stand-in listening on {standin.url} ({where}); Ctrl-C stops it", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
