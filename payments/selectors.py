@@ -300,15 +300,26 @@ class FeeFacts:
 
     settled_years: set[int]
     late_fee_years: set[int]
+    # What is still owed each school year: the balances above zero of its accounts, added
+    # up (one consortium's overpayment does not pay another's fee). Above zero exactly
+    # when the year is not settled.
+    owed_by_year: dict[int, Decimal] = field(default_factory=dict)
 
 
 def fee_facts(student: Student) -> FeeFacts:
     accounts = year_accounts(student)
+    owed_by_year: dict[int, Decimal] = {}
+    for account in accounts:
+        start_year = account.terms.start_year
+        owed_by_year[start_year] = money(
+            owed_by_year.get(start_year, ZERO) + max(account.balance, ZERO)
+        )
     return FeeFacts(
         settled_years=_settled(accounts),
         late_fee_years={
             account.terms.start_year for account in accounts if account.charges_late_fee
         },
+        owed_by_year=owed_by_year,
     )
 
 

@@ -170,6 +170,11 @@ class Registration(models.Model):
     def grade_is_posted(self) -> bool:
         return bool(self.grade)
 
+    @property
+    def can_be_withdrawn(self) -> bool:
+        """The withdraw rule, its one home: a student may withdraw until a grade is posted."""
+        return self.is_active and not self.grade_is_posted
+
 
 class Credit(models.Model):
     """College credit earned by a registration: what a student puts on a college application.

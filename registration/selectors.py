@@ -1,7 +1,10 @@
 """Reads about students that pages share."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -96,14 +99,14 @@ class SchoolYearRegistrations:
 
 def registrations_by_year(
     student: Student,
-    settled_years: set[int] = frozenset(),
+    owed_by_year: Mapping[int, Decimal] = MappingProxyType({}),
     late_fee_years: set[int] = frozenset(),
 ) -> list[SchoolYearRegistrations]:
     """The student's registrations, newest school year first, with what each still needs.
 
-    ``settled_years`` (fee paid or waived) and ``late_fee_years`` (charged the late
-    fee) come from the fee ledger, ``payments.selectors.fee_facts``: the fee rules
-    live there only.
+    ``owed_by_year`` (what is still owed each year: above zero until the fee is paid or
+    waived) and ``late_fee_years`` (charged the late fee) come from the fee ledger,
+    ``payments.selectors.fee_facts``: the fee rules live there only.
 
     A fixed number of queries however many rows: one for the registrations with
     everything a line shows, one for the years' fee and date overrides.
@@ -134,7 +137,7 @@ def registrations_by_year(
             SchoolYearRegistrations(
                 terms=year_terms,
                 lines=[
-                    _line(registration, year_terms, fee_settled=start_year in settled_years)
+                    _line(registration, year_terms, owed=owed_by_year.get(start_year, Decimal(0)))
                     for registration in year_registrations
                 ],
                 owes_late_fee=start_year in late_fee_years,
@@ -150,15 +153,15 @@ def _credit_of(registration: Registration) -> Credit | None:
         return None
 
 
-def _line(registration: Registration, terms: YearTerms, *, fee_settled: bool) -> RegistrationLine:
+def _line(registration: Registration, terms: YearTerms, *, owed: Decimal) -> RegistrationLine:
     credit = _credit_of(registration)
     still_needed = []
     in_class = (
         registration.is_active and registration.enrollment != Registration.Enrollment.REJECTED
     )
-    if in_class and not fee_settled:
+    if in_class and owed > 0:
         still_needed.append(
-            f"The {terms.label} fee ({dollars(terms.consortium_fee)}) paid, or a fee waiver"
+            f"The {terms.label} fee paid ({dollars(owed)} still owed), or a fee waiver"
         )
     if in_class and not registration.grade_is_posted:
         still_needed.append(
@@ -168,7 +171,7 @@ def _line(registration: Registration, terms: YearTerms, *, fee_settled: bool) ->
         registration=registration,
         status_word=student_status(registration, has_credit=credit is not None),
         still_needed=still_needed,
-        can_withdraw=registration.is_active and not registration.grade_is_posted,
+        can_withdraw=registration.can_be_withdrawn,
         credit=credit,
     )
 
@@ -259,7 +262,13 @@ def prior_years_with_classes(school: School, *, before: int) -> list[int]:
 
 
 def credits_for_certificate(student: Student, start_year: int) -> list[Credit]:
-    return list(
+    """The student's own credit of a school year: at most two queries, however many credits.
+
+    404 for a school year the student registered no class in (the years "My registrations"
+    lists): there is no certificate to show. A year with registrations but no credit yet
+    shows an empty certificate that says how credit is earned.
+    """
+    credits = list(
         Credit.objects.filter(student=student, school_year_id=start_year)
         .select_related(
             "college",
@@ -268,6 +277,12 @@ def credits_for_certificate(student: Student, start_year: int) -> list[Credit]:
         )
         .order_by("college__name", "college_course")
     )
+    if (
+        not credits
+        and not Registration.objects.filter(student=student, school_year_id=start_year).exists()
+    ):
+        raise Http404("You registered no classes that school year.")
+    return credits
 
 
 # --- Teachers: their classes and rosters ---------------------------------------------------

@@ -172,7 +172,7 @@ def registrations(request):
         "registration/registrations.html",
         {
             "student": student,
-            "years": registrations_by_year(student, facts.settled_years, facts.late_fee_years),
+            "years": registrations_by_year(student, facts.owed_by_year, facts.late_fee_years),
             "open_requests": open_prior_year_requests(student),
         },
     )
@@ -326,6 +326,9 @@ def prior_year(request):
             "picker": picker,
             "school": school,
             "year_choices": year_choices,
+            "year_options": [
+                (start_year, school_year_label(start_year)) for start_year in year_choices
+            ],
             "year": year,
             "classes": classes,
             "form": form,

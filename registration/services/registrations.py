@@ -187,9 +187,9 @@ def registration_withdraw(*, registration: Registration) -> Registration:
     """The student withdraws; allowed until the teacher posts a grade. The fee stays paid."""
     with transaction.atomic():
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
-        if registration.status != Registration.Status.REGISTERED:
-            raise RegistrationRefused("This registration is already withdrawn.")
-        if registration.grade_is_posted:
+        if not registration.can_be_withdrawn:
+            if not registration.is_active:
+                raise RegistrationRefused("This registration is already withdrawn.")
             raise RegistrationRefused(
                 "Your teacher has posted your grade, so you cannot withdraw any more. "
                 f"Email {settings.SERS_CONTACT['email']} if something is wrong."

@@ -90,7 +90,7 @@ def graded(student, grade="A"):
 
 
 def status_of(student):
-    (year,) = registrations_by_year(student, set())
+    (year,) = registrations_by_year(student)
     return year.lines[0]
 
 

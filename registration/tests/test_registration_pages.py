@@ -1,7 +1,12 @@
 """The student's pages: register, my registrations, withdraw, prior-year request."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 
+from payments.models import Payment
+from payments.services import payment_record_offline
 from registration.models import PriorYearRequest, Registration
 from registration.services.registrations import registration_create
 from registration.tests.helpers import at, one_college_class, student_at, two_college_class
@@ -121,7 +126,7 @@ def test_my_registrations_group_by_year_with_what_is_still_needed(client):
     assert f"{articulation.college_course} {articulation.college_course_title}" in page
     assert course_class.teacher.name in page
     assert "Registered" in page
-    assert "The 2026-27 fee ($50.00) paid, or a fee waiver" in page
+    assert "The 2026-27 fee paid ($50.00 still owed), or a fee waiver" in page
     assert "Your final grade: B or better" in page
 
 
@@ -240,9 +245,115 @@ def test_a_prior_year_request_without_a_note_keeps_the_choice(client):
 
 
 @pytest.mark.parametrize(
-    "path", ["/registrations/", "/registrations/new/", "/registrations/prior-year/"]
+    "path",
+    [
+        "/registrations/",
+        "/registrations/new/",
+        "/registrations/prior-year/",
+        "/registrations/{registration_id}/withdraw/",
+        "/registrations/certificate/2026/",
+    ],
 )
 def test_the_registration_pages_are_for_students_only(client, path, admin_user):
+    course_class = one_college_class()
+    registration = registration_create(
+        student=student_at(course_class.school), course_class=course_class
+    )
+    path = path.format(registration_id=registration.pk)
     assert client.get(path).status_code == 302
     client.force_login(admin_user)
     assert client.get(path).status_code == 404
+    assert client.post(path).status_code in (404, 405)
+    registration.refresh_from_db()
+    assert registration.is_active
+
+
+def pay_by_check(student, course_class, amount, staff_user):
+    return payment_record_offline(
+        student=student,
+        consortium_id=course_class.school.consortium_id,
+        start_year=course_class.school_year_id,
+        method=Payment.Method.CHECK,
+        payer="Parent",
+        reference="4242",
+        amount=Decimal(amount),
+        received_on=dt.date(2027, 2, 1),
+        staff_user=staff_user,
+    )
+
+
+def test_still_needed_says_what_is_left_to_pay_after_a_partial_payment(client, admin_user):
+    course_class = one_college_class()
+    student = student_at(course_class.school)
+    registration_create(student=student, course_class=course_class)
+    pay_by_check(student, course_class, "30.00", admin_user)
+    client.force_login(student.user)
+
+    page = client.get("/registrations/").content.decode()
+
+    assert "The 2026-27 fee paid ($20.00 still owed), or a fee waiver" in page
+    assert "$50.00" not in page
+
+
+def test_still_needed_counts_the_late_fee_and_goes_once_it_is_all_paid(client, admin_user):
+    last_year = one_college_class(start_year=2025)
+    student = student_at(last_year.school)
+    Registration.objects.create(
+        student=student,
+        course_class=last_year,
+        articulation=last_year.articulations.get(),
+        school_year=last_year.school_year,
+        is_late=True,
+    )
+    client.force_login(student.user)
+
+    page = client.get("/registrations/").content.decode()
+    assert "The 2025-26 fee paid ($65.00 still owed), or a fee waiver" in page
+
+    pay_by_check(student, last_year, "65.00", admin_user)
+    page = client.get("/registrations/").content.decode()
+    assert "fee paid (" not in page
+
+
+@pytest.mark.parametrize(
+    ("status", "grade", "can"),
+    [
+        (Registration.Status.REGISTERED, "", True),
+        (Registration.Status.REGISTERED, "B", False),
+        (Registration.Status.WITHDRAWN, "", False),
+        (Registration.Status.DELETED, "", False),
+    ],
+)
+def test_the_withdraw_rule_has_one_home_the_pages_and_the_service_follow(
+    client, status, grade, can
+):
+    course_class = one_college_class()
+    student = student_at(course_class.school)
+    registration = registration_create(student=student, course_class=course_class)
+    Registration.objects.filter(pk=registration.pk).update(status=status, grade=grade)
+    registration.refresh_from_db()
+    client.force_login(student.user)
+
+    assert registration.can_be_withdrawn is can
+    my_page = client.get("/registrations/").content.decode()
+    assert (f"/registrations/{registration.pk}/withdraw/" in my_page) is can
+    withdraw_page = client.get(f"/registrations/{registration.pk}/withdraw/").content.decode()
+    assert ("Withdraw from this class</button>" in withdraw_page) is can
+    client.post(f"/registrations/{registration.pk}/withdraw/")
+    registration.refresh_from_db()
+    assert (registration.status == Registration.Status.WITHDRAWN) is (
+        can or status == Registration.Status.WITHDRAWN
+    )
+
+
+def test_the_prior_year_page_labels_years_as_school_years(client):
+    last_year = one_college_class(start_year=2024)
+    client.force_login(student_at(last_year.school).user)
+    one_college_class(start_year=2025, school=last_year.school)
+
+    response = client.get("/registrations/prior-year/", {"year": 2024})
+
+    assert response.context["year_options"] == [(2025, "2025-26"), (2024, "2024-25")]
+    page = response.content.decode()
+    assert '<option value="2024" selected>2024-25</option>' in page
+    assert '<option value="2025">2025-26</option>' in page
