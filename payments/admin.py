@@ -541,7 +541,7 @@ class PaymentAdmin(StudentYearLinks, StatusThroughServicesMixin, SimpleHistoryAd
             f"A receipt is emailed to {student.email}.",
             messages.SUCCESS,
         )
-        if payment.is_overpayment or account.balance < 0:
+        if payment.is_overpayment:  # the service's decision, under the year's lock
             self.message_user(
                 request,
                 f"This is more than {student.sers_id} owed for the year. It is kept and flagged "

@@ -66,7 +66,8 @@ class Payment(models.Model):
         max_length=255, null=True, blank=True, unique=True
     )
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    # The year was already settled when this arrived: kept, shown, and flagged for staff.
+    # More than the year still owed when this arrived (any payment to a settled year):
+    # kept, shown, and flagged for staff.
     is_overpayment = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

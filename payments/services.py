@@ -8,31 +8,43 @@ never dropped. Nothing is ever refunded.
 """
 
 import contextlib
+import logging
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from articulations.models import Consortium
 from articulations.school_year import WindowState, school_year_label
 from articulations.selectors import current_terms
 from outbox.models import OutboxEmail
 from outbox.services import email_queue
-from payments.models import CheckoutSession, Payment, StripeEvent, StudentYear, Waiver
+from payments.models import (
+    CheckoutSession,
+    Payment,
+    StripeEvent,
+    StripeWebhookFailure,
+    StudentYear,
+    Waiver,
+)
 from payments.money import from_cents, money, to_cents
 from payments.selectors import (
     FeeState,
     YearAccount,
+    accounts_of_student_years,
     year_account,
-    year_accounts,
     year_accounts_many,
 )
 from payments.stripe_gateway import stripe_client
 from registration.models import Registration, Student
 from registration.services.credit import credit_reevaluate_year
 from sers.formatting import dollars, long_date
+
+logger = logging.getLogger(__name__)
 
 
 class PaymentRefused(Exception):
@@ -252,6 +264,22 @@ def checkout_fulfil(
         )
 
 
+def stripe_event_process(*, event_id: str, event_type: str, stripe_session_id: str) -> bool:
+    """Act on a verified webhook event. False when it failed for now: the failure is kept
+    for staff and the webhook answers 5xx, so Stripe sends the event again later."""
+    try:
+        checkout_fulfil(
+            stripe_session_id=stripe_session_id, event_id=event_id, event_type=event_type
+        )
+    except (stripe.StripeError, DatabaseError) as error:
+        logger.exception("Stripe event %s could not be processed", event_id)
+        StripeWebhookFailure.objects.create(
+            event_id=event_id, type=event_type, error=repr(error)[:2000]
+        )
+        return False
+    return True
+
+
 def _set_checkout_status(checkout: CheckoutSession, status: str) -> None:
     if checkout.status != status:
         checkout.status = status
@@ -259,16 +287,24 @@ def _set_checkout_status(checkout: CheckoutSession, status: str) -> None:
 
 
 def _record_payment(student_year: StudentYear, **fields) -> Payment:
-    """Insert a payment on a locked student-year; flag it when the year was already settled."""
-    already_settled = _account_of(student_year).is_settled
+    """Insert a payment on a locked student-year. The one overpayment rule: a payment of more
+    than the year still owed (any payment, once the year is settled) is kept, marked as an
+    overpayment and flagged for staff."""
+    owed = _account_of(student_year).balance
+    is_overpayment = money(fields["amount"]) > owed
     payment = Payment.objects.create(
         student_year=student_year,
         received_on=fields.pop("received_on", None) or timezone.localdate(),
-        is_overpayment=already_settled,
+        is_overpayment=is_overpayment,
         **fields,
     )
-    if already_settled or _account_of(student_year).balance < 0:
+    if is_overpayment and owed <= 0:
         _flag(student_year, f"Overpaid: {payment} arrived for a year already settled.")
+    elif is_overpayment:
+        _flag(
+            student_year,
+            f"Overpaid: {payment} is {dollars(payment.amount - owed)} more than the year owed.",
+        )
     _email_receipt(payment)
     # A payment after the grade earns the credit now.
     credit_reevaluate_year(student=student_year.student, start_year=student_year.school_year_id)
@@ -449,28 +485,83 @@ def free_lunch_waivers_open(*, student: Student | None = None) -> int:
 
     Safe to run again and again (the unique constraint keeps one per year); run
     by Celery beat, from the admin, and when the student opens the fees page.
+    A fixed number of queries per school year, however many students.
     """
-    students = [student] if student else Student.objects.filter(free_reduced_lunch=True)
+    if student is not None:
+        students = [student] if student.free_reduced_lunch else []
+    else:
+        students = list(Student.objects.filter(free_reduced_lunch=True))
+    if not students:
+        return 0
+    years = (
+        Registration.objects.filter(student__in=students)
+        .values_list("school_year_id", flat=True)
+        .distinct()
+        .order_by("school_year_id")
+    )
     created = 0
-    for each in students:
-        if not each.free_reduced_lunch:
-            continue
-        for account in year_accounts(each):
-            if not account.has_registration or account.state != FeeState.UNPAID:
-                continue
-            if any(waiver.reason == Waiver.Reason.FREE_REDUCED_LUNCH for waiver in account.waivers):
-                continue
-            try:
-                waiver_request(
-                    student=each,
-                    consortium_id=account.consortium.pk,
-                    start_year=account.terms.start_year,
-                    reason=Waiver.Reason.FREE_REDUCED_LUNCH,
-                )
-                created += 1
-            except PaymentRefused:
-                continue
+    for start_year in years:
+        due = [
+            account
+            for account in year_accounts_many(students, start_year).values()
+            if _free_lunch_waiver_due(account)
+        ]
+        if due:
+            created += _free_lunch_waivers_create(due)
     return created
+
+
+def _free_lunch_waiver_due(account: YearAccount) -> bool:
+    """The rules of waiver_request, for a free-lunch waiver nobody asked for yet."""
+    return (
+        account.student.free_reduced_lunch
+        and account.has_registration
+        and not any(w.reason == Waiver.Reason.FREE_REDUCED_LUNCH for w in account.waivers)
+        and waiver_request_refusal(account) is None
+    )
+
+
+def _free_lunch_waivers_create(due: list[YearAccount]) -> int:
+    """Open the waivers of these accounts at once, each year asked again under its lock."""
+    missing = [
+        StudentYear(
+            student=account.student,
+            consortium=account.consortium,
+            school_year_id=account.terms.start_year,
+        )
+        for account in due
+        if account.student_year is None
+    ]
+    if missing:
+        try:
+            with transaction.atomic():
+                bulk_create_with_history(missing, StudentYear)
+        except IntegrityError:  # made meanwhile, by a payment or a request: one at a time
+            for student_year in missing:
+                student_year_get_or_create(
+                    student=student_year.student,
+                    consortium_id=student_year.consortium_id,
+                    start_year=student_year.school_year_id,
+                )
+    keys = Q()
+    for account in due:
+        keys |= Q(
+            student=account.student,
+            consortium=account.consortium,
+            school_year_id=account.terms.start_year,
+        )
+    with transaction.atomic():
+        # Again under the locks (in one order, as no other path takes two): a payment or a
+        # request may have settled the year, or asked for its waiver, meanwhile.
+        locked = list(StudentYear.objects.select_for_update().filter(keys).order_by("pk"))
+        waivers = [
+            Waiver(student_year=account.student_year, reason=Waiver.Reason.FREE_REDUCED_LUNCH)
+            for account in accounts_of_student_years(locked).values()
+            if _free_lunch_waiver_due(account)
+        ]
+        if waivers:
+            bulk_create_with_history(waivers, Waiver)
+    return len(waivers)
 
 
 def waiver_grant(*, waiver: Waiver, staff_user, note: str = "") -> bool:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from payments.forms import ParentLookupForm, WaiverRequestForm, YearChoiceForm
-from payments.models import CheckoutSession, StripeWebhookFailure
+from payments.models import CheckoutSession
 from payments.selectors import payment_of_student, year_account, year_accounts
 from payments.services import (
     HANDLED_EVENTS,
@@ -22,6 +22,7 @@ from payments.services import (
     checkout_fulfil,
     checkout_start,
     free_lunch_waivers_open,
+    stripe_event_process,
     waiver_request,
     waiver_request_refusal,
 )
@@ -233,16 +234,10 @@ def stripe_webhook(request):
         return HttpResponse("Invalid signature", status=400)
     if event["type"] not in HANDLED_EVENTS:
         return HttpResponse("Ignored", status=200)
-    try:
-        checkout_fulfil(
-            stripe_session_id=event["data"]["object"]["id"],
-            event_id=event["id"],
-            event_type=event["type"],
-        )
-    except (stripe.StripeError, DatabaseError) as error:
-        logger.exception("Stripe event %s could not be processed", event["id"])
-        StripeWebhookFailure.objects.create(
-            event_id=event["id"], type=event["type"], error=repr(error)[:2000]
-        )
+    if not stripe_event_process(
+        event_id=event["id"],
+        event_type=event["type"],
+        stripe_session_id=event["data"]["object"]["id"],
+    ):
         return HttpResponse("Try again later", status=503)
     return HttpResponse("OK", status=200)

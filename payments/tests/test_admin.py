@@ -346,6 +346,36 @@ def test_a_check_for_a_year_already_paid_is_kept_and_flagged(admin_client, admin
     assert any("kept and flagged as an overpayment" in m for m in shown_messages(response))
 
 
+def test_a_check_for_more_than_the_year_owes_is_marked_flagged_and_warned_once(
+    admin_client, admin_user
+):
+    student = registered_student()
+    check_paid(student, admin_user, reference="1000", amount="20.00")  # $30.00 left
+    flagged_year = StudentYear.objects.get()
+    StudentYear.objects.filter(pk=flagged_year.pk).update(
+        needs_attention=True, attention_note="A bank payment failed."
+    )
+
+    exact = admin_client.post(
+        RECORD, form_data(student, reference="1001", amount="30.00"), follow=True
+    )
+    assert not Payment.objects.get(reference="1001").is_overpayment
+    # Already on the list for another reason: no overpayment warning for an exact payment.
+    assert not any("overpayment" in m for m in shown_messages(exact))
+
+    other = registered_student()
+    over = admin_client.post(
+        RECORD, form_data(other, reference="2001", amount="60.00"), follow=True
+    )
+
+    payment = Payment.objects.get(reference="2001")
+    assert payment.is_overpayment  # recorded by the service, read by the admin
+    assert payment.student_year.needs_attention
+    assert "$10.00 more than the year owed" in payment.student_year.attention_note
+    assert account(other).state == FeeState.OVERPAID
+    assert any("kept and flagged as an overpayment" in m for m in shown_messages(over))
+
+
 def test_the_record_page_opens_with_this_year_and_today(admin_client):
     SchoolYearFactory(start_year=2026)
 
@@ -601,6 +631,38 @@ def test_staff_open_the_waiting_free_lunch_waivers(admin_client):
     assert "No new waivers" in shown_messages(again)[0]
     assert Waiver.objects.count() == 1
     assert "Open waiting free/reduced-lunch waivers" in text(admin_client.get(WAIVERS))
+
+
+def test_opening_free_lunch_waivers_takes_the_same_queries_for_2_or_12_students(
+    admin_client, admin_user
+):
+    def open_for(newcomers):
+        students = [registered_student(free_reduced_lunch=True) for _ in range(newcomers)]
+        with CaptureQueriesContext(connection) as opening:
+            response = admin_client.post(OPEN_FREE_LUNCH)
+        assert response.status_code == 302
+        with CaptureQueriesContext(connection) as again:
+            admin_client.post(OPEN_FREE_LUNCH)
+        return students, len(opening), len(again)
+
+    # Around them, years that get no waiver: paid, asked for already, not on free lunch.
+    paid = registered_student(free_reduced_lunch=True)
+    check_paid(paid, admin_user)
+    hardship_waiver(registered_student(free_reduced_lunch=True))
+    registered_student()
+
+    few, few_opening, few_again = open_for(2)
+    many, many_opening, many_again = open_for(12)
+
+    assert (many_opening, many_again) == (few_opening, few_again)
+    opened = Waiver.objects.filter(reason=Waiver.Reason.FREE_REDUCED_LUNCH)
+    assert sorted(waiver.student_year.student.pk for waiver in opened) == sorted(
+        student.pk for student in few + many
+    )
+    assert {waiver.status for waiver in opened} == {Waiver.Status.REQUESTED}
+    history = Waiver.history.filter(id__in=opened)  # each opening kept, by whom
+    assert history.count() == len(few + many)
+    assert {record.history_user for record in history} == {admin_user}
 
 
 # --- Fee years that need attention -------------------------------------------------------------

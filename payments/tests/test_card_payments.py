@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core import mail
 
 from outbox.models import OutboxEmail
-from payments.models import CheckoutSession, Payment, StripeEvent
+from payments.models import CheckoutSession, Payment, StripeEvent, StripeWebhookFailure
 from payments.selectors import FeeState, year_account
-from payments.services import checkout_start
+from payments.services import checkout_start, stripe_event_process
 from payments.tests.helpers import FEBRUARY, registered_student
 from registration.tests.helpers import at
 
@@ -158,6 +158,74 @@ def test_a_signed_event_of_another_kind_is_acknowledged_and_ignored(client, stri
 
     assert response.status_code == 200
     assert not StripeEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_while_stripe_is_unreachable_the_webhook_answers_503_and_the_retry_records_once(
+    client, stripe_settings
+):
+    student, consortium = registered_student()
+    checkout = open_checkout(student, consortium)
+    stripe_settings.complete(checkout.stripe_session_id)  # paid at Stripe; no webhook URL yet
+
+    def deliver():
+        # Stripe's retry: the same event id, signed again.
+        payload, signature = stripe_settings.event_for(
+            checkout.stripe_session_id, "checkout.session.completed", event_id="evt_test_outage"
+        )
+        return client.post(
+            "/payments/stripe/webhook/",
+            payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signature,
+        )
+
+    stripe_settings.stop()  # the session cannot be re-read from Stripe
+    try:
+        outage = deliver()
+    finally:
+        stripe_settings.start()  # the same address again: Stripe is back
+
+    assert outage.status_code == 503  # so Stripe sends the event again
+    failure = StripeWebhookFailure.objects.get()
+    assert failure.event_id == "evt_test_outage"
+    assert failure.type == "checkout.session.completed"
+    assert "APIConnectionError" in failure.error
+    assert not Payment.objects.exists()
+    assert not StripeEvent.objects.exists()  # not marked handled: the retry must act
+
+    assert deliver().status_code == 200
+    assert deliver().status_code == 200
+
+    payment = Payment.objects.get()
+    assert payment.stripe_checkout_session_id == checkout.stripe_session_id
+    assert StripeEvent.objects.filter(event_id="evt_test_outage").count() == 1
+    assert receipts_for(student).count() == 1
+    assert year_account(student, consortium.pk, 2026).state == FeeState.PAID
+    assert StripeWebhookFailure.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_processing_an_event_reports_a_failure_and_keeps_it_for_staff(stripe_settings):
+    student, consortium = registered_student()
+    checkout = open_checkout(student, consortium)
+    stripe_settings.complete(checkout.stripe_session_id)
+    event = dict(
+        event_id="evt_test_down",
+        event_type="checkout.session.completed",
+        stripe_session_id=checkout.stripe_session_id,
+    )
+
+    stripe_settings.stop()
+    try:
+        assert stripe_event_process(**event) is False
+    finally:
+        stripe_settings.start()
+
+    assert StripeWebhookFailure.objects.filter(event_id="evt_test_down").count() == 1
+    assert not Payment.objects.exists()
+    assert stripe_event_process(**event) is True
+    assert Payment.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,12 +1,14 @@
 """The balance and state of a school year: fees − payments − waivers."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from articulations.models import ConsortiumYear
-from payments.models import Payment, Waiver
+from payments.models import Payment, StudentYear, Waiver
 from payments.selectors import (
     FeeState,
     fee_settled,
@@ -226,16 +228,36 @@ def test_the_fees_page_queries_do_not_grow_with_years(
     assert page.count('data-testid="fee-year"') == 2
 
 
+@pytest.mark.django_db(transaction=True)
 def test_student_year_accounts_are_made_once_under_races():
     student, consortium = registered_student()
-    first = student_year_get_or_create(
-        student=student, consortium_id=consortium.pk, start_year=2026
-    )
-    again = student_year_get_or_create(
-        student=student, consortium_id=consortium.pk, start_year=2026
-    )
+    racers = 6
+    start = threading.Barrier(racers)
+    made, errors = [], []
 
-    assert first == again
+    def make():
+        try:
+            start.wait()
+            made.append(
+                student_year_get_or_create(
+                    student=student, consortium_id=consortium.pk, start_year=2026
+                )
+            )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=make) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(made) == racers
+    assert StudentYear.objects.filter(student=student, school_year_id=2026).count() == 1
+    assert {student_year.pk for student_year in made} == {StudentYear.objects.get().pk}
     assert len(year_accounts(student)) == 1
 
 
