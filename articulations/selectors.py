@@ -54,6 +54,11 @@ class YearTerms:
     def label(self) -> str:
         return school_year_label(self.start_year)
 
+    @property
+    def prior_year_price(self) -> Decimal:
+        """What approved prior-year credit costs for the year: its fee plus the late fee, once."""
+        return self.consortium_fee + self.late_fee_per_prior_year
+
     def today(self) -> dt.date:
         return local_today(self.time_zone)
 

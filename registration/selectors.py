@@ -10,7 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from articulations.grades import meets_minimum
+from articulations.grades import LetterGrade, meets_minimum
 from articulations.models import Articulation, Class, School, Teacher
 from articulations.school_year import school_year_label
 from articulations.selectors import YearTerms, year_terms_many
@@ -49,6 +49,7 @@ class StudentStatus:
     ENROLLED = "Enrolled"
     CREDIT_EARNED = "Graded — credit earned"
     BELOW_MINIMUM = "Graded — below the minimum grade"
+    INCOMPLETE = "Graded — incomplete"
     FEE_NOT_SETTLED = "Grade posted — fee not settled"
     WITHDRAWN = "Withdrawn"
     REJECTED = "Not in the class, says your teacher"
@@ -65,6 +66,8 @@ def student_status(registration: Registration, *, has_credit: bool) -> str:
     if registration.grade_is_posted:
         if has_credit:
             return StudentStatus.CREDIT_EARNED
+        if registration.grade == LetterGrade.INCOMPLETE:
+            return StudentStatus.INCOMPLETE
         if not meets_minimum(registration.grade, registration.articulation.minimum_grade):
             return StudentStatus.BELOW_MINIMUM
         return StudentStatus.FEE_NOT_SETTLED
@@ -80,6 +83,8 @@ class RegistrationLine:
     still_needed: list[str]
     can_withdraw: bool
     credit: Credit | None
+    # Why the class can no longer earn credit (its grade), in words; "" while it still can.
+    cannot_earn_credit: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,17 +160,38 @@ def _credit_of(registration: Registration) -> Credit | None:
 
 def _line(registration: Registration, terms: YearTerms, *, owed: Decimal) -> RegistrationLine:
     credit = _credit_of(registration)
+    articulation = registration.articulation
+    minimum = articulation.get_minimum_grade_display()
     still_needed = []
+    cannot_earn_credit = ""
     in_class = (
         registration.is_active and registration.enrollment != Registration.Enrollment.REJECTED
     )
-    if in_class and owed > 0:
+    grade = registration.grade
+    if in_class and grade == LetterGrade.WITHDRAWN:
+        cannot_earn_credit = "Your teacher posted W (withdrawn), so this class cannot earn credit."
+    elif (
+        in_class
+        and registration.grade_is_posted
+        and grade != LetterGrade.INCOMPLETE
+        and not meets_minimum(grade, articulation.minimum_grade)
+    ):
+        # Paying would not change this: no fee item, but the reason in plain words.
+        cannot_earn_credit = (
+            f"Your grade {grade} is below the {minimum} this college credit needs, "
+            "so this class cannot earn credit."
+        )
+    if in_class and not cannot_earn_credit and owed > 0:
         still_needed.append(
             f"The {terms.label} fee paid ({dollars(owed)} still owed), or a fee waiver"
         )
     if in_class and not registration.grade_is_posted:
+        still_needed.append(f"Your final grade: {minimum} or better")
+    elif in_class and grade == LetterGrade.INCOMPLETE:
+        # An incomplete is not final: the class can still earn credit once it is finished.
         still_needed.append(
-            f"Your final grade: {registration.articulation.get_minimum_grade_display()} or better"
+            f"Your final grade: {minimum} or better. Your teacher posted I (incomplete): "
+            "when you finish the class, your teacher posts your final grade."
         )
     return RegistrationLine(
         registration=registration,
@@ -173,6 +199,7 @@ def _line(registration: Registration, terms: YearTerms, *, owed: Decimal) -> Reg
         still_needed=still_needed,
         can_withdraw=registration.can_be_withdrawn,
         credit=credit,
+        cannot_earn_credit=cannot_earn_credit,
     )
 
 

@@ -15,7 +15,7 @@ from django_ratelimit.decorators import ratelimit
 
 from articulations.models import Articulation, Class
 from articulations.school_year import local_today, school_year_label
-from articulations.selectors import current_school_year, current_terms
+from articulations.selectors import current_school_year, current_terms, year_terms
 from payments.selectors import fee_facts
 from registration.downloads import batch_file_download, csv_download
 from registration.exports import CollegeCreditExporter
@@ -302,6 +302,8 @@ def prior_year(request):
     year_choices = prior_years_with_classes(school, before=this_year)
     year = _picked_year(request, year_choices)
     classes = classes_open_for_registration(school, year) if year else []
+    # What that year costs if approved: its own amounts, for the school's consortium.
+    terms = year_terms(school.consortium, year) if year else None
     form = PriorYearRequestForm(request.POST if request.method == "POST" else None, classes=classes)
     choice = _choose_class(
         request,
@@ -330,6 +332,7 @@ def prior_year(request):
                 (start_year, school_year_label(start_year)) for start_year in year_choices
             ],
             "year": year,
+            "terms": terms,
             "classes": classes,
             "form": form,
             "chosen_class": choice.college_step,

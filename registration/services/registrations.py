@@ -5,15 +5,18 @@ message the student reads as it is; the database's unique constraints, not
 lookups, decide between two requests that race.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from articulations.models import Articulation, Class
+from articulations.models import Articulation, Class, Consortium
 from articulations.school_year import WindowState, school_year_label, start_year_on
 from articulations.selectors import YearTerms, year_terms
 from outbox.services import email_queue
+from payments.selectors import year_account
 from registration.models import GRADES, PriorYearRequest, Registration, Student
 from registration.selectors import offered_articulations
 from registration.services.credit import credit_evaluate
@@ -298,6 +301,9 @@ def prior_year_request_deny(*, request: PriorYearRequest, staff_user, reason: st
 
 def _email_prior_year_decision(request: PriorYearRequest) -> None:
     course_class = request.course_class
+    consortium = course_class.school.consortium
+    approved = request.status == PriorYearRequest.Status.APPROVED
+    terms = class_terms(course_class)
     email_queue(
         kind="prior_year_decision",
         to=request.student.email,
@@ -305,12 +311,31 @@ def _email_prior_year_decision(request: PriorYearRequest) -> None:
         context={
             "student": request.student,
             "request": request,
-            "approved": request.status == PriorYearRequest.Status.APPROVED,
+            "approved": approved,
             "course_name": course_class.course_name,
             "articulation": request.articulation,
-            "terms": class_terms(course_class),
+            "terms": terms,
             "registrations_url": settings.SITE_URL + reverse("registration:registrations"),
+            **(_prior_year_payment(request, consortium) if approved else {}),
         },
         unique_key=f"prior_year_decision:{request.pk}",
         about=f"student {request.student.sers_id}",
     )
+
+
+def _prior_year_payment(request: PriorYearRequest, consortium: Consortium) -> dict:
+    """What the approval email says about money: the year's balance now, and where to pay it.
+
+    Read from the ledger inside the approval's transaction, so the class just approved (and
+    its late fee) counts, and so does anything already paid or waived for that year.
+    """
+    account = year_account(request.student, consortium.pk, request.course_class.school_year_id)
+    return {
+        "owed": max(account.balance, Decimal(0)) if account else Decimal(0),
+        "consortium": consortium,
+        "mailing_lines": [
+            line.strip() for line in consortium.mailing_address.splitlines() if line.strip()
+        ],
+        "fees_url": settings.SITE_URL + reverse("payments:fees"),
+        "parent_pay_url": settings.SITE_URL + reverse("payments:parent_pay"),
+    }

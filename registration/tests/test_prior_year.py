@@ -115,7 +115,7 @@ def test_the_decision_is_mailed_once_however_often_staff_click(
     message = mail.outbox[0]
     assert message.subject.startswith("Approved")
     assert student.sers_id in message.body
-    assert "A late fee of $15.00 applies to 2025-26" in message.body
+    assert "Prior-year credit for 2025-26 costs $65.00" in message.body
 
 
 def test_a_class_already_registered_cannot_also_be_requested():

@@ -156,8 +156,8 @@ def test_my_registrations_makes_the_same_queries_for_many_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get("/registrations/").content.decode()
     assert page.count('data-testid="registration"') == 12
-    assert "A late fee of $15.00 applies to 2025-26" in page
-    assert "A late fee of $15.00 applies to 2026-27" not in page
+    assert "Prior-year credit for 2025-26 costs $65.00" in page
+    assert "Prior-year credit for 2026-27" not in page
 
 
 def test_a_student_sees_only_their_own_registrations(client):

@@ -1,5 +1,7 @@
 import datetime as dt
+import re
 import zoneinfo
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -76,3 +78,34 @@ def test_after_the_window_home_links_to_the_prior_year_request(client):
         page = client.get("/").content.decode()
 
     assert 'href="/registrations/prior-year/">Ask for prior-year credit</a>' in page
+
+
+def words(markup: str) -> str:
+    """What a reader sees: tags dropped, runs of spaces made one."""
+    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+
+
+def test_home_says_prior_year_credit_costs_the_years_fee_plus_the_late_fee(client):
+    with at(2027, 2, 3):
+        page = words(client.get("/").content.decode())
+
+    assert (
+        "For each earlier school year you pay that year's $50.00 fee plus a $15.00 late fee: "
+        "$65.00 for that year, however many classes." in page
+    )
+    assert "costs a $15.00 late fee" not in page
+
+
+def test_home_takes_the_prior_year_amounts_from_the_consortiums_terms(client):
+    from articulations.models import ConsortiumYear
+    from articulations.tests.factories import ConsortiumFactory, SchoolYearFactory
+
+    ConsortiumYear.objects.create(
+        consortium=ConsortiumFactory(consortium_fee=Decimal("40.00")),
+        school_year=SchoolYearFactory(start_year=2026),
+        late_fee_per_prior_year=Decimal("12.50"),
+    )
+    with at(2027, 2, 3):
+        page = words(client.get("/").content.decode())
+
+    assert "that year's $40.00 fee plus a $12.50 late fee: $52.50 for that year" in page
