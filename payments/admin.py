@@ -567,6 +567,74 @@ class WaiverDecisionForm(forms.Form):
     )
 
 
+def money_in_warnings(waivers) -> list[str]:
+    """Why granting each of these waiting waivers would leave its year overpaid, in words.
+
+    One line per waiver whose year already has money paid, or a card payment still
+    processing (a bank transfer); the accounts come from the selector in fixed queries.
+    """
+    waiting = [waiver for waiver in waivers if waiver.status == Waiver.Status.REQUESTED]
+    accounts = fee_accounts([waiver.student_year for waiver in waiting])
+    warnings = []
+    for waiver in waiting:
+        account = accounts.get(waiver.student_year_id)
+        if account is not None:
+            warning = money_in_warning(account)
+            if warning:
+                warnings.append(warning)
+    return warnings
+
+
+def money_in_warning(account: YearAccount) -> str:
+    """What granting a waiver does to a year with money in; "" when there is none to lose.
+
+    A granted waiver takes the fees to $0.00, so every dollar paid becomes an overpayment
+    (balance = fees − payments − waivers), and fees are non-refundable. A year already
+    waived is overpaid already: a second waiver changes nothing there.
+    """
+    processing = account.processing_checkout
+    if account.granted_waiver or not (account.total_paid > 0 or processing):
+        return ""
+    student = account.student
+    paid = account.total_paid
+    facts = []
+    if paid > 0:
+        facts.append(f"{dollars(paid)} already paid ({payments_in_words(account.payments)})")
+    if processing:
+        facts.append(
+            f"a card payment of {dollars(processing.amount)} is still processing "
+            "(a bank transfer that has not cleared)"
+        )
+    if paid > 0 and processing:
+        outcome = (
+            f"Granting this waiver makes the year overpaid by {dollars(paid)}, and by "
+            f"{dollars(paid + processing.amount)} if the bank transfer goes through."
+        )
+    elif processing:
+        outcome = (
+            "If the bank transfer goes through, granting this waiver makes the year overpaid "
+            f"by {dollars(processing.amount)}."
+        )
+    else:
+        outcome = f"Granting this waiver makes the year overpaid by {dollars(paid)}."
+    return (
+        f"{student.sers_id} {student.full_name}, {account.label}: {', and '.join(facts)}. "
+        f"{outcome} Fees are non-refundable: nothing is paid back."
+    )
+
+
+def payments_in_words(payments: list[Payment]) -> str:
+    """The year's payments as staff find them: method and receipt, amounts when several."""
+    if len(payments) == 1:
+        payment = payments[0]
+        return f"{payment.get_method_display().lower()}, receipt {payment.receipt_number}"
+    return "; ".join(
+        f"{payment.get_method_display().lower()} {dollars(payment.amount)}, "
+        f"receipt {payment.receipt_number}"
+        for payment in payments
+    )
+
+
 REQUESTED_FIRST = Case(
     When(status=Waiver.Status.REQUESTED, then=Value(0)),
     default=Value(1),
@@ -724,7 +792,7 @@ class WaiverAdmin(
         queryset = queryset.select_related("student_year__student").order_by("created_at", "pk")
         form = WaiverDecisionForm(request.POST if confirmed(request) else None)
         if not form.is_valid():
-            return self.confirm_action(
+            page = self.confirm_action(
                 request,
                 queryset,
                 action=action,
@@ -734,6 +802,12 @@ class WaiverAdmin(
                 button=button,
                 form=form,
             )
+            if action == "grant":
+                # Money already in (or on its way) stays when the fees become $0.00: say so
+                # before staff confirm, not after the year shows up overpaid.
+                page.template_name = "admin/payments/waiver/grant_confirmation.html"
+                page.context_data["money_in"] = money_in_warnings(queryset)
+            return page
         note = form.cleaned_data["note"]
         changed = already = 0
         unreachable = []

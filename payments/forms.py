@@ -9,6 +9,8 @@ class YearChoiceForm(forms.Form):
 
     consortium = forms.IntegerField(widget=forms.HiddenInput)
     year = forms.IntegerField(widget=forms.HiddenInput)
+    # Pay although a fee waiver is waiting for a decision (the family insists).
+    pay_anyway = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class WaiverRequestForm(forms.Form):

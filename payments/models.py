@@ -139,13 +139,21 @@ class Waiver(models.Model):
 
 
 class CheckoutSession(models.Model):
-    """A Stripe Checkout Session we opened for a student-year."""
+    """A Stripe Checkout Session we opened for a student-year, and what Stripe last told us of it.
+
+    Open: the card page can still be paid. Processing: paid by bank transfer that has not
+    settled yet, so the year offers no second payment. Complete: paid, recorded as a Payment.
+    Expired or failed: nothing was charged, and the year is payable again.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        PROCESSING = "processing", "Payment processing"
         COMPLETE = "complete", "Complete"
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Payment failed"
+
+    LIVE_STATUSES = (Status.OPEN, Status.PROCESSING)
 
     student_year = models.ForeignKey(
         StudentYear, on_delete=models.PROTECT, related_name="checkout_sessions"
@@ -156,17 +164,24 @@ class CheckoutSession(models.Model):
     attempt = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When Stripe stops taking payment on the page (we ask for it at creation).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # When we first learned that a bank payment started on this page is on its way.
+    processing_since = models.DateTimeField(null=True, blank=True)
+    # When SERS last asked Stripe about it (the beat job that catches lost webhooks).
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["student_year", "attempt"], name="checkout_attempt_unique"
             ),
-            # One open session per student-year: a second click reuses it.
+            # One live session per student-year: a second click reuses the open one, and a
+            # year whose bank payment is processing gets no second page.
             models.UniqueConstraint(
                 fields=["student_year"],
-                condition=Q(status="open"),
-                name="one_open_checkout_per_student_year",
+                condition=Q(status__in=["open", "processing"]),
+                name="one_live_checkout_per_student_year",
             ),
         ]
 

@@ -25,6 +25,8 @@ from registration.models import Registration, Student
 
 class FeeState(models.TextChoices):
     UNPAID = "unpaid", "Unpaid"
+    # A payment has started (a bank transfer) and not settled: no second payment is offered.
+    PROCESSING = "processing", "Processing"
     PAID = "paid", "Paid"
     WAIVED = "waived", "Waived"
     OVERPAID = "overpaid", "Overpaid"
@@ -49,6 +51,8 @@ class YearAccount:
     registrations: list[Registration] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     waivers: list[Waiver] = field(default_factory=list)
+    # The year's card page whose bank payment is on its way, if any (at most one: a constraint).
+    processing_checkout: CheckoutSession | None = None
 
     @property
     def label(self) -> str:
@@ -131,6 +135,8 @@ class YearAccount:
             # Nothing owed: paid in full, or nothing charged (a $0.00 fee, classes withdrawn
             # before paying), which must not hold back the year's other accounts.
             return FeeState.PAID
+        if self.processing_checkout:
+            return FeeState.PROCESSING
         return FeeState.UNPAID
 
     @property
@@ -145,6 +151,11 @@ class YearAccount:
     @property
     def open_waiver_request(self) -> Waiver | None:
         return next((w for w in self.waivers if w.status == Waiver.Status.REQUESTED), None)
+
+    @property
+    def has_approved_prior_year(self) -> bool:
+        """Staff approved a prior-year class: the year is payable although its window closed."""
+        return any(r.is_late and r.is_active for r in self.registrations)
 
 
 def year_accounts(student: Student) -> list[YearAccount]:
@@ -185,7 +196,7 @@ def year_accounts_many(
 
 
 def _accounts(registrations, student_years) -> list[YearAccount]:
-    """Accounts for these registrations and fee years: five queries however many rows."""
+    """Accounts for these registrations and fee years: six queries however many rows."""
     registrations = list(
         registrations.select_related("student", "course_class__school__consortium")
     )
@@ -198,6 +209,11 @@ def _accounts(registrations, student_years) -> list[YearAccount]:
         for student_year in student_years.select_related("student", "consortium").prefetch_related(
             Prefetch("payments", queryset=Payment.objects.order_by("received_on", "pk")),
             Prefetch("waivers", queryset=Waiver.objects.order_by("created_at")),
+            Prefetch(
+                "checkout_sessions",
+                queryset=CheckoutSession.objects.filter(status=CheckoutSession.Status.PROCESSING),
+                to_attr="processing_checkouts",
+            ),
         )
     }
     keys: dict[tuple[int, int, int], tuple[Student, Consortium]] = {}
@@ -229,6 +245,9 @@ def _accounts(registrations, student_years) -> list[YearAccount]:
                 registrations=by_key.get(key, []),
                 payments=list(student_year.payments.all()) if student_year else [],
                 waivers=list(student_year.waivers.all()) if student_year else [],
+                processing_checkout=(
+                    next(iter(student_year.processing_checkouts), None) if student_year else None
+                ),
             )
         )
     return accounts

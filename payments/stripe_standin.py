@@ -8,13 +8,29 @@ imports this module.
 What it does, with Stripe's shapes and error types:
 
 - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/<id>` (optionally
-  `expand[]=line_items`), `GET /v1/checkout/sessions/<id>/line_items`,
-  `POST /v1/checkout/sessions/<id>/expire`; test secret keys only; `Idempotency-Key` honoured.
+  `expand[]=line_items`, `expand[]=payment_intent`), `GET /v1/checkout/sessions/<id>/line_items`,
+  `POST /v1/checkout/sessions/<id>/expire` and `GET /v1/payment_intents/<id>`; test secret keys
+  only; `Idempotency-Key` honoured.
+- A PaymentIntent for each session paid or started by bank transfer: `succeeded` after a card
+  payment or a transfer that settled, `processing` while the transfer is on its way,
+  `requires_payment_method` after it failed (the session stays `complete` and `unpaid`).
 - A hosted, phone-sized test payment page at `/checkout/<id>`, clearly marked as a test.
-- Signed webhook events (`Stripe-Signature`, as Stripe computes it) POSTed to one URL.
-- Control endpoints under `/standin/` and a Python API (`StripeStandin`) for tests and demos.
+- Signed webhook events (`Stripe-Signature`, as Stripe computes it) POSTed to one URL. A failed
+  delivery (refused, timed out, any answer but a 2xx, redirects included) is sent again, same
+  body, fresh signature, after growing delays (`retry_delays`: minutes where Stripe's span three
+  days) until a 2xx answer or the delays run out. Each event's `delivery` tells `attempts`, the
+  last `status`/`error`, `next_retry_in` and `gave_up`. Retries wait on a monotonic clock, so a
+  test that freezes or travels the wall clock (time-machine) neither stops nor rushes them.
+- A session still `open` past its `expires_at` expires on its own when the API or the hosted
+  page next touches it (Stripe does it shortly after the deadline); its
+  `checkout.session.expired` event goes out from the background, never inside the API call.
+- Control endpoints under `/standin/` and a Python API (`StripeStandin`) for tests and demos;
+  those show and change sessions as they are, without expiring them on the way.
 
-It listens on 127.0.0.1 only. State lives in memory and is lost when it stops.
+It listens on 127.0.0.1 only. State lives in memory and is lost with the object. stop() closes
+the port and halts the retries at once (a delivery already on its way finishes); start() serves
+the same port again and resumes them, sending straight away those that fell due meanwhile: a
+stop()/start() pair is a Stripe outage, not a reset.
 
     python -m payments.stripe_standin --port 12111 \\
         --webhook-url http://127.0.0.1:8000/payments/stripe/webhook/ --webhook-secret whsec_...
@@ -47,12 +63,16 @@ LOOPBACK = "127.0.0.1"
 # Events carry the API version the installed client speaks, as Stripe's would for this account.
 API_VERSION = stripe.api_version
 WEBHOOK_TIMEOUT_SECONDS = 10
+# Seconds between failed webhook deliveries: Stripe's backoff on a dev-sized clock (about nine
+# minutes in all, where Stripe keeps trying for three days), then it gives up.
+RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16, 30, 60, 120, 300)
+# How long stop() waits for the retry thread; one stuck on a slow receiver is left to finish.
+STOP_WAIT_SECONDS = 1.0
 DAY = 24 * 60 * 60
 # Stripe accepts `expires_at` between 30 minutes and 24 hours after creation.
 MIN_EXPIRY, MAX_EXPIRY = 30 * 60, DAY
 # Parameters of a create call the stand-in accepts without acting on them.
 IGNORED_CREATE_PARAMS = {
-    "payment_intent_data",
     "payment_method_types",
     "locale",
     "submit_type",
@@ -69,7 +89,10 @@ CREATE_PARAMS = {
     "metadata",
     "customer_email",
     "expires_at",
+    "payment_intent_data",  # its description and metadata go to the PaymentIntent
 } | IGNORED_CREATE_PARAMS
+# What `expand[]` may name on a Checkout Session.
+EXPANDABLE = ("line_items", "payment_intent")
 EVENT_TYPES = {
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
@@ -292,6 +315,30 @@ def _expires_at(raw, created: int) -> int:
     return expires_at
 
 
+def _intent_data(raw) -> tuple[str | None, dict]:
+    """The PaymentIntent's (description, metadata) from `payment_intent_data`; the rest is ignored.
+
+    As at Stripe, the session's own metadata is not copied to its PaymentIntent.
+    """
+    if raw in (None, ""):
+        return None, {}
+    if not isinstance(raw, dict):
+        raise StandinError("Invalid object: payment_intent_data", param="payment_intent_data")
+    return _optional_string(raw, "description", max_length=1000), _metadata(raw.get("metadata"))
+
+
+def _expand(query: dict) -> list[str]:
+    expand = query.get("expand") or []
+    expand = expand if isinstance(expand, list) else [expand]
+    for name in expand:
+        if name not in EXPANDABLE:
+            raise StandinError(
+                f"The Stripe stand-in can expand {' and '.join(EXPANDABLE)} only, not {name}.",
+                param="expand",
+            )
+    return expand
+
+
 # --- Money on the hosted page ---------------------------------------------------------------------
 
 
@@ -308,6 +355,9 @@ def format_amount(cents: int, currency: str) -> str:
 class _Session:
     data: dict  # exactly what the API returns
     line_items: list[dict]
+    # From `payment_intent_data`, for the PaymentIntent made when the customer pays.
+    intent_description: str | None = None
+    intent_metadata: dict = field(default_factory=dict)
     # A pay-later (bank transfer) payment waits here until settle() says how it went.
     awaiting_settlement: bool = False
 
@@ -316,10 +366,27 @@ class _Session:
 class _EventRecord:
     event: dict
     payload: str  # the exact body that was (or will be) signed and sent
-    delivery: dict = field(default_factory=dict)
+    delivery: dict = field(default_factory=dict)  # how the last attempt went
+    # Automatic delivery: when the next attempt is due (time.monotonic(), None for none), how
+    # many automatic attempts failed so far, and whether any attempt got a 2xx answer.
+    due: float | None = None
+    failures: int = 0
+    delivered: bool = False
+
+    def delivery_view(self) -> dict:
+        next_retry_in = None if self.due is None else max(self.due - time.monotonic(), 0.0)
+        return {
+            "attempts": 0,
+            "url": None,
+            "status": None,
+            "error": None,
+            "gave_up": False,
+            **self.delivery,
+            "next_retry_in": None if next_retry_in is None else round(next_retry_in, 3),
+        }
 
     def public(self) -> dict:
-        return {"event": copy.deepcopy(self.event), "delivery": dict(self.delivery)}
+        return {"event": copy.deepcopy(self.event), "delivery": self.delivery_view()}
 
 
 @dataclass
@@ -350,6 +417,10 @@ class StripeStandin:
 
         with StripeStandin(webhook_url=..., webhook_secret="whsec_test") as standin:
             client = stripe.StripeClient("sk_test_x", base_addresses={"api": standin.url})
+
+    `retry_delays` are the seconds between failed deliveries of one event (the first retry
+    after the first, and so on); `()` delivers each event once. `webhook_url` and
+    `retry_delays` may be changed while it runs; a retry uses the values of its moment.
     """
 
     def __init__(
@@ -358,11 +429,15 @@ class StripeStandin:
         webhook_secret: str = "whsec_test",  # noqa: S107 - signs stand-in events only
         host: str = LOOPBACK,
         port: int = 0,
+        retry_delays: Iterable[float] = RETRY_DELAYS,
     ):
         if host != LOOPBACK:
             raise ValueError(f"the Stripe stand-in listens on {LOOPBACK} only, not {host}")
         if webhook_url and urlsplit(webhook_url).scheme not in ("http", "https"):
             raise ValueError(f"webhook_url must be an http(s) URL, not {webhook_url!r}")
+        self.retry_delays = tuple(float(delay) for delay in retry_delays)
+        if any(delay < 0 for delay in self.retry_delays):
+            raise ValueError(f"retry_delays must not be negative, not {self.retry_delays}")
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.host, self.port = host, port
@@ -370,11 +445,17 @@ class StripeStandin:
         # receiver may well call back into the stand-in (retrieve the session) before answering.
         self._lock = threading.RLock()
         self._sessions: dict[str, _Session] = {}
+        self._payment_intents: dict[str, dict] = {}
         self._events: list[_EventRecord] = []
         self._payloads: dict[str, _EventRecord] = {}  # event id -> event, for replays
         self._idempotency: dict[tuple[str, str], tuple[str, _Response]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # The thread that sends due events (retries, and expiries found by the API), with the
+        # flag that stops it; a thread per start(), so one still finishing a delivery after
+        # stop() never picks up work again.
+        self._due_events = threading.Condition(self._lock)
+        self._sender: tuple[threading.Thread, threading.Event] | None = None
 
     # --- Life cycle -------------------------------------------------------------------------------
 
@@ -392,9 +473,12 @@ class StripeStandin:
             daemon=True,
         )
         self._thread.start()
+        self._start_sender()
         return self
 
     def stop(self) -> None:
+        """Close the port and halt the retries; pending ones resume on the next start()."""
+        self._stop_sender()
         if self._server is None:
             return
         self._server.shutdown()
@@ -402,6 +486,29 @@ class StripeStandin:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+
+    def _start_sender(self) -> None:
+        stopping = threading.Event()
+        thread = threading.Thread(
+            target=self._send_due_events,
+            args=(stopping,),
+            name="stripe-standin-webhooks",
+            daemon=True,
+        )
+        with self._lock:
+            self._sender = (thread, stopping)
+        thread.start()
+
+    def _stop_sender(self) -> None:
+        with self._lock:
+            sender, self._sender = self._sender, None
+            if sender is None:
+                return
+            thread, stopping = sender
+            stopping.set()
+            self._due_events.notify_all()
+        if thread is not threading.current_thread():
+            thread.join(timeout=STOP_WAIT_SECONDS)
 
     def __enter__(self) -> StripeStandin:
         return self.start()
@@ -425,8 +532,21 @@ class StripeStandin:
             return {key: copy.deepcopy(session.data) for key, session in self._sessions.items()}
 
     @property
+    def payment_intents(self) -> dict[str, dict]:
+        """A copy of every PaymentIntent, as the API would return it."""
+        with self._lock:
+            return copy.deepcopy(self._payment_intents)
+
+    @property
     def events(self) -> list[dict]:
-        """Every recorded event with its delivery result, oldest first (copies)."""
+        """Every recorded event with its delivery result, oldest first (copies).
+
+        `delivery`: `attempts` (POSTs so far, retries and redeliver() included), `url`, `status`
+        and `error` of the last attempt (`status` None when there was no answer),
+        `response_body`, `delivered_at` (when the last attempt was made), `next_retry_in`
+        (seconds until the next automatic attempt, None for none) and `gave_up` (the retries
+        ran out before a 2xx answer).
+        """
         with self._lock:
             return [record.public() for record in self._events]
 
@@ -449,13 +569,18 @@ class StripeStandin:
         return self._transition_and_deliver(session_id, self._expire)
 
     def redeliver(self, event_id: str) -> dict:
-        """Send a recorded event again (same body, fresh signature); returns the delivery result."""
+        """Send a recorded event again now (same body, fresh signature); returns its `delivery`.
+
+        Like a resend from Stripe's dashboard: a 2xx answer cancels the retries still pending,
+        a failure leaves their schedule as it was (and schedules none of its own).
+        """
         with self._lock:
             record = self._payloads.get(event_id)
             if record is None or record not in self._events:
                 raise StandinError(f"No such event: '{event_id}'", status=404)
-        self._deliver(record)
-        return dict(record.delivery)
+        self._deliver(record, automatic=False)
+        with self._lock:
+            return record.delivery_view()
 
     def event_for(self, session_id: str, type: str, event_id: str | None = None) -> tuple[str, str]:
         """Build and sign an event for a test to deliver itself: `(payload, Stripe-Signature)`.
@@ -494,25 +619,64 @@ class StripeStandin:
             )
         return session
 
+    def _touch(self, session_id: str) -> _Session:
+        """The session, as the API and the hosted page meet it: expired if its time is up."""
+        session = self._get(session_id)
+        self._expire_if_overdue(session)
+        return session
+
+    def _expire_if_overdue(self, session: _Session) -> None:
+        """Stripe expires an open session on its own shortly after `expires_at`; the stand-in
+        does when it next meets it. The event is sent from the background, never from inside
+        the caller's request: the caller may hold a lock the webhook's receiver needs."""
+        if session.data["status"] == "open" and _now() >= session.data["expires_at"]:
+            record = self._new_event(session, self._expire(session))
+            self._events.append(record)
+            self._schedule(record, 0)
+
     def _require_payable(self, session: _Session) -> None:
         data = session.data
         if data["status"] != "open":
             raise StandinError(f"This Checkout Session is {data['status']}, not open.")
         if _now() >= data["expires_at"]:
-            # Stripe expires sessions on its own shortly after expires_at; here only expire()
-            # changes the status, but nobody can pay past the deadline.
+            # The Python API (complete(), pay_later()) does not expire a session on its own
+            # (the API and the hosted page do), but nobody can pay past the deadline.
             raise StandinError("This Checkout Session has passed its expires_at.")
 
     def _mark_paid_or_pending(self, session: _Session, payment_status: str) -> str:
         self._require_payable(session)
+        intent = self._new_payment_intent(
+            session, "succeeded" if payment_status == "paid" else "processing"
+        )
         session.data.update(
             status="complete",
             payment_status=payment_status,
-            payment_intent=_random_id("pi_test_"),
+            payment_intent=intent["id"],
             customer_details={"email": session.data["customer_email"], "name": None},
             url=None,  # Stripe drops the hosted page's URL once the session is no longer open
         )
         return "checkout.session.completed"
+
+    def _new_payment_intent(self, session: _Session, status: str) -> dict:
+        data = session.data
+        intent = {
+            "id": _random_id("pi_test_"),
+            "object": "payment_intent",
+            "amount": data["amount_total"],
+            "amount_capturable": 0,
+            "amount_received": data["amount_total"] if status == "succeeded" else 0,
+            "created": _now(),
+            "currency": data["currency"],
+            "customer": None,
+            "description": session.intent_description,
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": False,
+            "metadata": copy.deepcopy(session.intent_metadata),
+            "status": status,
+        }
+        self._payment_intents[intent["id"]] = intent
+        return intent
 
     def _pay(self, session: _Session) -> str:
         return self._mark_paid_or_pending(session, "paid")
@@ -526,10 +690,21 @@ class StripeStandin:
         if not session.awaiting_settlement:
             raise StandinError("This Checkout Session has no payment waiting to settle.")
         session.awaiting_settlement = False
+        intent = self._payment_intents[session.data["payment_intent"]]
         if succeeded:
             session.data["payment_status"] = "paid"
+            intent.update(status="succeeded", amount_received=intent["amount"])
             return "checkout.session.async_payment_succeeded"
-        return "checkout.session.async_payment_failed"  # Stripe leaves it complete and unpaid
+        # Stripe leaves the session complete and unpaid; its PaymentIntent wants another method.
+        intent.update(
+            status="requires_payment_method",
+            last_payment_error={
+                "code": "payment_intent_payment_attempt_failed",
+                "message": "The bank transfer failed (stand-in test).",
+                "type": "invalid_request_error",
+            },
+        )
+        return "checkout.session.async_payment_failed"
 
     def _expire(self, session: _Session) -> str:
         if session.data["status"] != "open":
@@ -572,21 +747,38 @@ class StripeStandin:
         self._deliver(record)  # outside the lock: the receiver may call us back
         return copy.deepcopy(record.event)
 
-    def _deliver(self, record: _EventRecord) -> None:
-        """POST the event to the webhook URL; record what happened and never raise."""
+    def _deliver(self, record: _EventRecord, *, automatic: bool = True) -> None:
+        """POST the event to the webhook URL and record what happened; never raise.
+
+        An automatic attempt that fails schedules the next one, while `retry_delays` last;
+        a manual one (redeliver()) schedules nothing. Any 2xx answer ends the retries.
+        """
         url = self.webhook_url
-        attempts = record.delivery.get("attempts", 0) + 1
         if not url:
-            record.delivery = {"url": None, "status": None, "error": "no webhook URL configured"}
-            record.delivery["attempts"] = attempts
-            return
+            # Nothing to retry: Stripe sends an event only to the endpoints it has at the time.
+            outcome = {"url": None, "status": None, "error": "no webhook URL configured"}
+        else:
+            outcome = self._post(url, record.payload)
+        with self._lock:
+            self._record_attempt(record, outcome, automatic=automatic)
+            delivery = record.delivery_view()
+        logger.info(
+            "webhook %s %s -> %s (attempt %s%s)",
+            record.event["type"],
+            record.event["id"],
+            outcome["status"] or outcome["error"],
+            delivery["attempts"],
+            f", again in {delivery['next_retry_in']:g} s" if delivery["next_retry_in"] else "",
+        )
+
+    def _post(self, url: str, payload: str) -> dict:
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
             url,
-            data=record.payload.encode(),
+            data=payload.encode(),
             method="POST",
             headers={
                 "Content-Type": "application/json; charset=utf-8",
-                "Stripe-Signature": self.signature(record.payload),
+                "Stripe-Signature": self.signature(payload),
                 "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
             },
         )
@@ -594,22 +786,65 @@ class StripeStandin:
         try:
             with _DIRECT.open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
                 status, body = response.status, response.read(2000)
-        except urllib.error.HTTPError as failure:  # a 4xx/5xx answer is a result, not a crash
+        except urllib.error.HTTPError as failure:  # a 3xx/4xx/5xx answer is a result, not a crash
             status, body = failure.code, failure.read(2000)
             failure.close()
         except Exception as failure:  # refused, timed out, reset: record it, keep serving
             error = f"{type(failure).__name__}: {failure}"
-        record.delivery = {
+        return {
             "url": url,
             "status": status,
             "error": error,
             "response_body": body.decode(errors="replace"),
-            "attempts": attempts,
-            "delivered_at": _now(),
         }
-        logger.info(
-            "webhook %s %s -> %s", record.event["type"], record.event["id"], status or error
-        )
+
+    def _record_attempt(self, record: _EventRecord, outcome: dict, *, automatic: bool) -> None:
+        """Called with the lock held."""
+        succeeded = outcome["status"] is not None and 200 <= outcome["status"] < 300
+        gave_up = record.delivery.get("gave_up", False)
+        if succeeded:
+            record.delivered, record.due = True, None
+        elif automatic and outcome["url"] and not record.delivered:
+            record.failures += 1
+            if record.failures <= len(self.retry_delays):
+                self._schedule(record, self.retry_delays[record.failures - 1])
+            else:
+                gave_up = True
+        record.delivery = {
+            **outcome,
+            "attempts": record.delivery.get("attempts", 0) + 1,
+            "delivered_at": _now(),
+            "gave_up": gave_up,
+        }
+
+    def _schedule(self, record: _EventRecord, delay: float) -> None:
+        """Have the background sender deliver `record` in `delay` seconds (lock held)."""
+        # time.monotonic(): time-machine and clock changes leave it alone.
+        record.due = time.monotonic() + delay
+        self._due_events.notify_all()
+
+    def _send_due_events(self, stopping: threading.Event) -> None:
+        """The sender thread: deliver each event when it falls due, one at a time, until stopped."""
+        while True:
+            with self._lock:
+                while True:
+                    if stopping.is_set():
+                        return
+                    record, wait = self._next_due()
+                    if record is not None:
+                        break
+                    self._due_events.wait(wait)
+                record.due = None  # claimed; _deliver() schedules the next attempt if need be
+            self._deliver(record)
+
+    def _next_due(self) -> tuple[_EventRecord | None, float | None]:
+        """(an event due now, None) or (None, seconds until the next, or None for none)."""
+        pending = [record for record in self._events if record.due is not None]
+        if not pending:
+            return None, None
+        first = min(pending, key=lambda record: record.due)
+        wait = first.due - time.monotonic()
+        return (first, None) if wait <= 0 else (None, wait)
 
     # --- HTTP endpoints -----------------------------------------------------------------------------
 
@@ -621,6 +856,7 @@ class StripeStandin:
             raise StandinError("The stand-in supports mode=payment only.", param="mode")
         created = _now()
         items = _line_items(params.get("line_items"))
+        intent_description, intent_metadata = _intent_data(params.get("payment_intent_data"))
         session_id = _random_id("cs_test_", 58)
         amount = sum(item["amount_total"] for item in items)
         data = {
@@ -646,19 +882,38 @@ class StripeStandin:
             "ui_mode": "hosted",
             "url": f"{self.url}/checkout/{session_id}",
         }
-        self._sessions[session_id] = _Session(data=data, line_items=items)
+        self._sessions[session_id] = _Session(
+            data=data,
+            line_items=items,
+            intent_description=intent_description,
+            intent_metadata=intent_metadata,
+        )
         return _Response.json_body(200, copy.deepcopy(data))
 
     def _api_retrieve(self, session_id: str, query: dict) -> _Response:
-        session = self._get(session_id)
+        expand = _expand(query)
+        session = self._touch(session_id)
         data = copy.deepcopy(session.data)
-        expand = query.get("expand") or []
-        if "line_items" in (expand if isinstance(expand, list) else [expand]):
+        if "line_items" in expand:
             data["line_items"] = self._line_items_list(session)
+        if "payment_intent" in expand and data["payment_intent"]:
+            # Expanded, the id becomes the object itself (null stays null), as at Stripe.
+            data["payment_intent"] = copy.deepcopy(self._payment_intents[data["payment_intent"]])
         return _Response.json_body(200, data)
 
     def _api_line_items(self, session_id: str) -> _Response:
-        return _Response.json_body(200, self._line_items_list(self._get(session_id)))
+        return _Response.json_body(200, self._line_items_list(self._touch(session_id)))
+
+    def _api_payment_intent(self, intent_id: str) -> _Response:
+        intent = self._payment_intents.get(intent_id)
+        if intent is None:
+            raise StandinError(
+                f"No such payment_intent: '{intent_id}'",
+                status=404,
+                code="resource_missing",
+                param="intent",
+            )
+        return _Response.json_body(200, copy.deepcopy(intent))
 
     def _line_items_list(self, session: _Session) -> dict:
         return {
@@ -671,7 +926,8 @@ class StripeStandin:
     def _api_expire(self, session_id: str) -> _Response:
         # Stripe would also send checkout.session.expired some moments later; the stand-in does
         # not, so that no webhook races the caller's own transaction (use expire() for that).
-        session = self._get(session_id)
+        # A session already past expires_at has expired on its own: it is not open any more.
+        session = self._touch(session_id)
         self._expire(session)
         return _Response.json_body(200, copy.deepcopy(session.data))
 
@@ -702,7 +958,14 @@ class StripeStandin:
                 self._idempotency[(api_key, key)] = (fingerprint, response)
             return response
 
+    def _expire_if_overdue_by_id(self, session_id: str) -> None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                self._expire_if_overdue(session)
+
     def _hosted_page(self, session_id: str, status: int = 200, notice: str = "") -> _Response:
+        self._expire_if_overdue_by_id(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
             data = copy.deepcopy(session.data) if session else None
@@ -712,6 +975,7 @@ class StripeStandin:
         return _Response.page(status, _checkout_page(data, items, notice))
 
     def _hosted_pay(self, session_id: str, transition: Callable[[_Session], str]) -> _Response:
+        self._expire_if_overdue_by_id(session_id)
         try:
             event = self._transition_and_deliver(session_id, transition)
         except StandinError as error:
@@ -741,7 +1005,8 @@ class StripeStandin:
             404,
             StandinError(
                 f"Unrecognized request URL ({method}: {path}). The Stripe stand-in implements"
-                " Checkout Sessions only (see payments/stripe_standin.py)."
+                " Checkout Sessions and reading PaymentIntents only (see"
+                " payments/stripe_standin.py)."
             ).body(),
         )
 
@@ -764,6 +1029,11 @@ class StripeStandin:
         _api_key(headers)
         with self._lock:
             return self._api_line_items(match["id"])
+
+    def _route_payment_intent(self, match, query, headers, body) -> _Response:
+        _api_key(headers)
+        with self._lock:
+            return self._api_payment_intent(match["id"])
 
     def _route_expire(self, match, query, headers, body) -> _Response:
         api_key = _api_key(headers)
@@ -821,23 +1091,32 @@ def _api_key(headers) -> str:
     return key
 
 
-_SESSION = r"/(?P<id>[A-Za-z0-9_]+)"
+_ID = r"/(?P<id>[A-Za-z0-9_]+)"
 _ROUTES = [
     ("POST", re.compile(r"/v1/checkout/sessions"), "_route_create"),
-    ("GET", re.compile(r"/v1/checkout/sessions" + _SESSION), "_route_retrieve"),
-    ("GET", re.compile(r"/v1/checkout/sessions" + _SESSION + "/line_items"), "_route_line_items"),
-    ("POST", re.compile(r"/v1/checkout/sessions" + _SESSION + "/expire"), "_route_expire"),
-    ("GET", re.compile(r"/checkout" + _SESSION), "_route_page"),
-    ("POST", re.compile(r"/checkout" + _SESSION + "/pay"), "_route_pay"),
-    ("POST", re.compile(r"/checkout" + _SESSION + "/pay-later"), "_route_pay_later"),
-    ("POST", re.compile(r"/standin/sessions" + _SESSION + "/complete"), "_route_control_complete"),
-    ("POST", re.compile(r"/standin/sessions" + _SESSION + "/settle"), "_route_control_settle"),
-    ("POST", re.compile(r"/standin/sessions" + _SESSION + "/expire-now"), "_route_control_expire"),
+    ("GET", re.compile(r"/v1/checkout/sessions" + _ID), "_route_retrieve"),
+    ("GET", re.compile(r"/v1/checkout/sessions" + _ID + "/line_items"), "_route_line_items"),
+    ("POST", re.compile(r"/v1/checkout/sessions" + _ID + "/expire"), "_route_expire"),
+    ("GET", re.compile(r"/v1/payment_intents" + _ID), "_route_payment_intent"),
+    ("GET", re.compile(r"/checkout" + _ID), "_route_page"),
+    ("POST", re.compile(r"/checkout" + _ID + "/pay"), "_route_pay"),
+    ("POST", re.compile(r"/checkout" + _ID + "/pay-later"), "_route_pay_later"),
+    ("POST", re.compile(r"/standin/sessions" + _ID + "/complete"), "_route_control_complete"),
+    ("POST", re.compile(r"/standin/sessions" + _ID + "/settle"), "_route_control_settle"),
+    ("POST", re.compile(r"/standin/sessions" + _ID + "/expire-now"), "_route_control_expire"),
     ("GET", re.compile(r"/standin/events"), "_route_control_events"),
 ]
 
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Stripe counts a redirect as a failed delivery; it does not follow it."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx then surfaces as an HTTPError, recorded with its status
+
+
 # Webhooks go straight to the receiver: an http_proxy in the environment must not catch them.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
 
 
 # --- The hosted page ----------------------------------------------------------------------------
@@ -990,6 +1269,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--webhook-url", default=None, help="where to POST signed events")
     parser.add_argument("--webhook-secret", default="whsec_local_standin")
+    parser.add_argument(
+        "--no-retries",
+        action="store_true",
+        help="deliver each webhook once; by default a failed one is retried with backoff",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     standin = StripeStandin(
@@ -997,6 +1281,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_secret=args.webhook_secret,
         host=args.host,
         port=args.port,
+        retry_delays=() if args.no_retries else RETRY_DELAYS,
     ).start()
     where = f"webhooks to {args.webhook_url}" if args.webhook_url else "no webhook URL"
     try:

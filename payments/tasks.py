@@ -1,6 +1,10 @@
 from celery import shared_task
 
-from payments.services import free_lunch_waivers_open, payment_reminders_send
+from payments.services import (
+    checkouts_reconcile,
+    free_lunch_waivers_open,
+    payment_reminders_send,
+)
 
 
 @shared_task(acks_late=True)
@@ -13,3 +17,9 @@ def open_free_lunch_waivers() -> int:
 def send_payment_reminders() -> int:
     """Before the payment deadline: remind students who registered but have not paid."""
     return payment_reminders_send()
+
+
+@shared_task(acks_late=True)
+def reconcile_checkouts() -> int:
+    """Every few minutes: record card payments whose webhook was lost; close stale card pages."""
+    return checkouts_reconcile()

@@ -14,19 +14,21 @@ from django_ratelimit.decorators import ratelimit
 
 from payments.forms import ParentLookupForm, WaiverRequestForm, YearChoiceForm
 from payments.models import CheckoutSession
-from payments.selectors import payment_of_student, year_account, year_accounts
+from payments.selectors import FeeState, payment_of_student, year_account, year_accounts
 from payments.services import (
     HANDLED_EVENTS,
+    AlreadyPaid,
     PaymentRefused,
-    card_payment_refusal,
+    card_payment_choice,
     checkout_fulfil,
     checkout_start,
     free_lunch_waivers_open,
+    processing_note,
     stripe_event_process,
     waiver_request,
     waiver_request_refusal,
 )
-from payments.stripe_gateway import is_test_mode
+from payments.stripe_gateway import is_test_mode, webhook_event
 from registration.models import Student
 from registration.selectors import student_for_user
 
@@ -42,7 +44,7 @@ NO_MATCH = (
 
 def _accounts_with_actions(student: Student) -> list[tuple]:
     return [
-        (account, card_payment_refusal(account), waiver_request_refusal(account))
+        (account, card_payment_choice(account), waiver_request_refusal(account))
         for account in year_accounts(student)
     ]
 
@@ -75,7 +77,11 @@ def _start_card_payment(request, student: Student, cancel_url: str):
             consortium_id=form.cleaned_data["consortium"],
             start_year=form.cleaned_data["year"],
             cancel_url=settings.SITE_URL + cancel_url,
+            despite_waiver=form.cleaned_data["pay_anyway"],
         )
+    except AlreadyPaid as news:
+        messages.success(request, str(news))
+        return redirect(cancel_url)
     except PaymentRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(cancel_url)
@@ -129,7 +135,15 @@ def checkout_success(request):
     return render(
         request,
         "payments/checkout_success.html",
-        {"account": account, "payment": payment, "is_owner": is_owner, "checkout": checkout_row},
+        {
+            "account": account,
+            "payment": payment,
+            "is_owner": is_owner,
+            "checkout": checkout_row,
+            "processing_note": (
+                processing_note(account) if account.state == FeeState.PROCESSING else ""
+            ),
+        },
     )
 
 
@@ -225,11 +239,7 @@ def parent_checkout(request):
 def stripe_webhook(request):
     """Stripe's signed events. 400 for a bad signature, 5xx so Stripe retries a failure."""
     try:
-        event = stripe.Webhook.construct_event(
-            request.body,
-            request.headers.get("Stripe-Signature", ""),
-            settings.STRIPE_WEBHOOK_SECRET,
-        )
+        event = webhook_event(request.body, request.headers.get("Stripe-Signature", ""))
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponse("Invalid signature", status=400)
     if event["type"] not in HANDLED_EVENTS:

@@ -185,6 +185,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily; it mails only in the last two weeks before a payment deadline, once a year each.
     "send-payment-reminders": {"task": "payments.tasks.send_payment_reminders", "schedule": 86400},
+    # A card payment whose webhook was lost is recorded within minutes, not after Stripe's
+    # retries (which may take hours); card pages left open too long are closed.
+    "reconcile-checkouts": {"task": "payments.tasks.reconcile_checkouts", "schedule": 120},
 }
 
 # --- Mail ---------------------------------------------------------------------
@@ -212,6 +215,16 @@ STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Empty means Stripe itself; tests point it at a local stand-in.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+# A page and the webhook wait on Stripe; a slow Stripe must not hold them (or a worker) for
+# the client's default 80 s per try. Retries are safe: every create carries an idempotency key.
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+# How long a card page takes payment, in whole minutes: Stripe allows 30 minutes to 24
+# hours, and the page's end is rounded down to the minute, so keep it within 31–1440.
+STRIPE_CHECKOUT_MINUTES = env_int("STRIPE_CHECKOUT_MINUTES", 60)
+# A card page still open after this many minutes is asked about by the beat job: its
+# webhook may have been lost.
+STRIPE_RECONCILE_AFTER_MINUTES = env_int("STRIPE_RECONCILE_AFTER_MINUTES", 5)
 
 # --- Accounts -----------------------------------------------------------------
 

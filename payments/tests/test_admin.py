@@ -1,6 +1,7 @@
 """Staff work on fees in the admin: checks recorded, payments totalled, waivers decided."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -171,7 +172,7 @@ def run_action(client, url, action, objects, **answer):
     selected = [obj.pk for obj in objects]
     page = client.post(url, {"action": action, "_selected_action": selected, "index": 0})
     assert page.status_code == 200
-    assert page.templates[0].name == "admin/registration/action_confirmation.html"
+    assert "admin/registration/action_confirmation.html" in [t.name for t in page.templates]
     data = {
         "action": action,
         "_selected_action": selected,
@@ -592,6 +593,113 @@ def test_denying_selected_waivers_asks_for_a_note_and_leaves_decided_ones_alone(
     assert account(students[0]).state == FeeState.UNPAID
     assert sorted(email.to[0] for email in mail.outbox) == sorted(s.email for s in students)
     assert all("not granted" in email.subject for email in mail.outbox)
+
+
+def free_lunch_waiver(student):
+    return waiver_request(
+        student=student,
+        consortium_id=consortium_of(student).pk,
+        start_year=2026,
+        reason=Waiver.Reason.FREE_REDUCED_LUNCH,
+    )
+
+
+def ask_to(client, action, waivers):
+    """Pick an action on the waiver list: the confirmation page, nothing decided yet."""
+    page = client.post(
+        WAIVERS, {"action": action, "_selected_action": [w.pk for w in waivers], "index": 0}
+    )
+    assert page.status_code == 200
+    return page
+
+
+def already_paid_box(page) -> str:
+    """The warning box of the grant confirmation page, as text; "" when there is none."""
+    found = re.search(r'<section[^>]*id="already-paid".*?</section>', text(page), re.DOTALL)
+    return " ".join(re.sub(r"<[^>]+>", " ", found[0]).split()) if found else ""
+
+
+def test_granting_a_waiver_on_a_year_already_paid_warns_before_confirming(admin_client, admin_user):
+    # Asked for the waiver, then paid while it waited (the family did not wait for staff).
+    paid = registered_student(free_reduced_lunch=True)
+    waiver_on_paid = free_lunch_waiver(paid)
+    payment = check_paid(paid, admin_user)
+    unpaid = registered_student(free_reduced_lunch=True)
+    waiver_on_unpaid = free_lunch_waiver(unpaid)
+
+    asked = ask_to(admin_client, "grant", [waiver_on_paid, waiver_on_unpaid])
+
+    box = already_paid_box(asked)
+    assert box.startswith("Check before you grant: 1 of these years has money paid")
+    assert f"{paid.sers_id} {paid.full_name}, 2026-27: $50.00 already paid" in box
+    assert payment.receipt_number in box
+    assert "Granting this waiver makes the year overpaid by $50.00" in box
+    assert "non-refundable" in box
+    assert "deny" in box
+    assert unpaid.sers_id not in box
+    assert Waiver.objects.filter(status=Waiver.Status.GRANTED).count() == 0
+
+    # Staff read it and grant anyway: both are granted, the paid year is overpaid.
+    response = run_action(admin_client, WAIVERS, "grant", [waiver_on_paid, waiver_on_unpaid])
+
+    assert shown_messages(response)[0] == "Granted 2 waivers."
+    assert account(paid).state == FeeState.OVERPAID
+    assert account(unpaid).state == FeeState.WAIVED
+
+
+def test_no_paid_year_warning_when_nothing_was_paid_or_the_waiver_is_decided_or_denied(
+    admin_client, admin_user
+):
+    unpaid = free_lunch_waiver(registered_student(free_reduced_lunch=True))
+    decided_student = registered_student(free_reduced_lunch=True)
+    decided = free_lunch_waiver(decided_student)
+    check_paid(decided_student, admin_user)
+    waiver_grant(waiver=decided, staff_user=admin_user)  # left as it is: nothing to warn of
+
+    assert already_paid_box(ask_to(admin_client, "grant", [unpaid, decided])) == ""
+
+    paid = registered_student(free_reduced_lunch=True)
+    waiting = free_lunch_waiver(paid)
+    check_paid(paid, admin_user)
+    # Denying changes nothing about the money: the warning belongs to granting.
+    assert already_paid_box(ask_to(admin_client, "deny", [waiting])) == ""
+
+
+def test_granting_a_waiver_warns_of_a_card_payment_still_processing(admin_client):
+    student = registered_student(free_reduced_lunch=True)
+    waiver = free_lunch_waiver(student)
+    CheckoutSession.objects.create(
+        student_year=waiver.student_year,
+        stripe_session_id="cs_test_bank_transfer",
+        url="https://checkout.stripe.test/pay/cs_test_bank_transfer",
+        amount=Decimal("50.00"),
+        attempt=1,
+        status=CheckoutSession.Status.PROCESSING,
+    )
+
+    box = already_paid_box(ask_to(admin_client, "grant", [waiver]))
+
+    assert f"{student.sers_id} {student.full_name}, 2026-27: a card payment of $50.00" in box
+    assert "processing" in box
+    assert "overpaid by $50.00" in box
+    assert "non-refundable" in box
+
+
+def test_the_grant_confirmation_takes_the_same_queries_for_1_or_5_paid_years(
+    admin_client, admin_user
+):
+    def confirmation_queries(count):
+        waivers = []
+        for _ in range(count):
+            student = registered_student(free_reduced_lunch=True)
+            waivers.append(free_lunch_waiver(student))
+            check_paid(student, admin_user, reference=f"{2000 + Payment.objects.count()}")
+        with CaptureQueriesContext(connection) as queries:
+            page = ask_to(admin_client, "grant", waivers)
+        assert already_paid_box(page).count("already paid (") == count
+        return len(queries)
+
+    assert confirmation_queries(5) == confirmation_queries(1)
 
 
 @pytest.mark.parametrize("form", [0, 1, 2])

@@ -13,22 +13,15 @@ from django.core import mail
 from outbox.models import OutboxEmail
 from payments.models import CheckoutSession, Payment, StripeEvent, StripeWebhookFailure
 from payments.selectors import FeeState, year_account
-from payments.services import checkout_start, stripe_event_process
-from payments.tests.helpers import FEBRUARY, registered_student
+from payments.services import stripe_event_process
+from payments.tests.helpers import FEBRUARY, open_checkout, post_signed, registered_student
 from registration.tests.helpers import at
-
-START = dict(cancel_url="http://127.0.0.1/payments/")
 
 
 @pytest.fixture(autouse=True)
 def february():
     with at(*FEBRUARY):
         yield
-
-
-def open_checkout(student, consortium):
-    url = checkout_start(student=student, consortium_id=consortium.pk, start_year=2026, **START)
-    return CheckoutSession.objects.get(url=url)
 
 
 def post_webhook(live_server, payload, signature):
@@ -386,16 +379,6 @@ def test_pay_is_refused_on_the_page_after_the_window(client, stripe_settings):
     assert "The payment deadline for 2026-27 was June 15, 2027." in page
     assert "The payment deadline for 2026-27 was June 15, 2027." in response.content.decode()
     assert not stripe_settings.sessions
-
-
-def post_signed(client, stripe_settings, checkout, event_type):
-    payload, signature = stripe_settings.event_for(checkout.stripe_session_id, event_type)
-    return client.post(
-        "/payments/stripe/webhook/",
-        payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=signature,
-    )
 
 
 @pytest.mark.django_db

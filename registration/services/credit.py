@@ -89,9 +89,13 @@ def _credit_update(credit: Credit, fields: dict) -> None:
     credit.save(update_fields=changed)
 
 
-def credit_reevaluate_year(*, student: Student, start_year: int) -> None:
-    """After a payment or a waiver: every registration of that year, against the new fee state."""
-    fee_settled = start_year in settled_years(student)
+def credit_reevaluate_year(
+    *, student: Student, start_year: int, fee_settled: bool | None = None
+) -> None:
+    """After a payment or a waiver: every registration of that year, against the new fee state
+    (``fee_settled`` when the caller has just read the ledger, so it is not read again)."""
+    if fee_settled is None:
+        fee_settled = start_year in settled_years(student)
     registrations = Registration.objects.filter(
         student=student, school_year_id=start_year
     ).select_related("articulation__college", "student")
