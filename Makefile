@@ -42,7 +42,7 @@ run: $(VENV)/.installed
 		echo "No STRIPE_SECRET_KEY: card payments use the local Stripe stand-in on 127.0.0.1:$(STRIPE_STANDIN_PORT) (no real money)."; \
 		export STRIPE_SECRET_KEY=sk_test_local_standin STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT) \
 			STRIPE_WEBHOOK_SECRET=whsec_local_standin; \
-		$(BIN)/python -m payments.stripe_standin --host 127.0.0.1 --port $(STRIPE_STANDIN_PORT) \
+		$(BIN)/python -m stripe_standin --host 127.0.0.1 --port $(STRIPE_STANDIN_PORT) \
 			--webhook-url http://$(DEV_SERVER)/payments/stripe/webhook/ --webhook-secret whsec_local_standin & \
 		standin=$$!; trap 'kill $$standin 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/python manage.py runserver $(DEV_SERVER); \
@@ -57,6 +57,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

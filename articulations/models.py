@@ -26,6 +26,7 @@ from articulations.school_year import (
     school_year_dates,
     school_year_label,
 )
+from articulations.terms import terms_with_override
 from sers.formatting import long_date
 
 MONTH = [MinValueValidator(1), MaxValueValidator(12)]
@@ -234,9 +235,7 @@ class ConsortiumYear(models.Model):
             self._check_windows_open_before_they_close()
 
     def _check_windows_open_before_they_close(self):
-        from articulations.selectors import _terms_with_override  # selectors import models
-
-        terms = _terms_with_override(self.consortium, self.school_year_id, self)
+        terms = terms_with_override(self.consortium, self.school_year_id, self)
         for name, window in (("registration", terms.registration), ("payment", terms.payment)):
             if window.opens_on > window.closes_on:
                 raise ValidationError(

@@ -1,9 +1,6 @@
 """Reads of the catalog that pages and other apps share."""
 
-import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -24,52 +21,11 @@ from articulations.models import (
 from articulations.school_year import (
     DEFAULT_TIME_ZONE,
     DEFAULT_WINDOW,
-    Window,
-    WindowState,
     local_today,
     school_year_dates,
-    school_year_label,
     start_year_on,
 )
-
-
-@dataclass(frozen=True)
-class YearTerms:
-    """What a school year means for one consortium: its fees and its dates.
-
-    Every question "is it open?", "when does it open?", "what does it cost?"
-    for a consortium's school year is answered here, from the consortium's
-    defaults and the year's override.
-    """
-
-    start_year: int
-    time_zone: str
-    consortium_fee: Decimal
-    late_fee_per_prior_year: Decimal
-    registration: Window
-    payment: Window
-    grading_deadline: dt.date
-
-    @property
-    def label(self) -> str:
-        return school_year_label(self.start_year)
-
-    @property
-    def prior_year_price(self) -> Decimal:
-        """What approved prior-year credit costs for the year: its fee plus the late fee, once."""
-        return self.consortium_fee + self.late_fee_per_prior_year
-
-    def today(self) -> dt.date:
-        return local_today(self.time_zone)
-
-    def registration_state(self, today: dt.date | None = None) -> WindowState:
-        return self.registration.state(today or self.today())
-
-    def payment_state(self, today: dt.date | None = None) -> WindowState:
-        return self.payment.state(today or self.today())
-
-    def grading_is_open(self, today: dt.date | None = None) -> bool:
-        return (today or self.today()) <= self.grading_deadline
+from articulations.terms import YearTerms, terms_with_override
 
 
 def year_terms(consortium: Consortium | None, start_year: int) -> YearTerms:
@@ -88,7 +44,7 @@ def year_terms(consortium: Consortium | None, start_year: int) -> YearTerms:
     override = ConsortiumYear.objects.filter(
         consortium=consortium, school_year_id=start_year
     ).first()
-    return _terms_with_override(consortium, start_year, override)
+    return terms_with_override(consortium, start_year, override)
 
 
 def year_terms_many(pairs: Iterable[tuple[Consortium, int]]) -> dict[tuple[int, int], YearTerms]:
@@ -104,39 +60,9 @@ def year_terms_many(pairs: Iterable[tuple[Consortium, int]]) -> dict[tuple[int, 
         )
     }
     return {
-        key: _terms_with_override(consortium, key[1], overrides.get(key))
+        key: terms_with_override(consortium, key[1], overrides.get(key))
         for key, consortium in pairs.items()
     }
-
-
-def _terms_with_override(
-    consortium: Consortium, start_year: int, override: ConsortiumYear | None
-) -> YearTerms:
-    dates = school_year_dates(start_year, consortium.window_rule)
-    override = override or ConsortiumYear(consortium=consortium, school_year_id=start_year)
-    registration = Window(
-        override.registration_opens_on or dates.window.opens_on,
-        override.registration_closes_on or dates.window.closes_on,
-    )
-    return YearTerms(
-        start_year=start_year,
-        time_zone=consortium.time_zone,
-        consortium_fee=_first_set(override.consortium_fee, consortium.consortium_fee),
-        late_fee_per_prior_year=_first_set(
-            override.late_fee_per_prior_year, consortium.late_fee_per_prior_year
-        ),
-        registration=registration,
-        payment=Window(
-            override.payment_opens_on or registration.opens_on,
-            override.payment_closes_on or registration.closes_on,
-        ),
-        grading_deadline=override.grading_deadline or dates.grading_deadline,
-    )
-
-
-def _first_set(override: Decimal | None, default: Decimal) -> Decimal:
-    # Not `or`: an override of $0.00 is a real choice.
-    return default if override is None else override
 
 
 def current_terms(consortium: Consortium | None) -> YearTerms:

@@ -97,18 +97,18 @@ def database_settings() -> dict:
 
 def ensure_database(config: dict) -> None:
     """CREATE DATABASE when it is missing, from the server's ``postgres`` database."""
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
-    connection = psycopg2.connect(
+    connection = psycopg.connect(
         dbname="postgres",
         user=config.get("USER") or None,
         password=config.get("PASSWORD") or None,
         host=config.get("HOST") or None,
         port=config.get("PORT") or None,
+        autocommit=True,
     )
     try:
-        connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
             if cursor.fetchone() is None:
@@ -137,7 +137,7 @@ FROM generate_series(1, %(n)s) AS i
 """
 
 INSERT_STUDENTS = """
-INSERT INTO registration_student (
+INSERT INTO students_student (
     id, sers_id, legal_first_name, legal_middle_name, legal_last_name, date_of_birth,
     expected_graduation_year, street, city, state, zip_code, phone, email, free_reduced_lunch,
     guardian_name, guardian_email, created_at, updated_at, school_id, user_id)
@@ -183,7 +183,7 @@ FROM generate_series(1, %(n)s) AS i
 """
 
 INSERT_CREDITS = """
-INSERT INTO registration_credit (
+INSERT INTO grading_credit (
     id, college_course, college_course_title, college_credits, grade, earned_on, college_id,
     registration_id, school_year_id, student_id, exported_batch_id)
 SELECT
@@ -194,16 +194,18 @@ FROM generate_series(1, %(n)s) AS i
 
 BULK_TABLES = [
     "auth_user",
-    "registration_student",
+    "students_student",
     "registration_registration",
-    "registration_credit",
+    "grading_credit",
 ]
 
 
 def current_rows() -> tuple[int | None, int]:
     """The bench college's id and how many credits it has (-1: the data is not whole)."""
     from articulations.models import College
-    from registration.models import Credit, Registration, Student
+    from grading.models import Credit
+    from registration.models import Registration
+    from students.models import Student
 
     college = College.objects.filter(code=COLLEGE_CODE).first()
     if college is None:
@@ -362,7 +364,8 @@ def vacuum() -> None:
 
 def ensure_rows(n: int) -> int:
     """The bench college's id, with exactly ``n`` credits: reused if there, rebuilt if not."""
-    from registration.models import Credit, ExportBatch
+    from credit_lists.models import ExportBatch
+    from grading.models import Credit
 
     college_id, rows = current_rows()
     if college_id is not None and rows == n:
@@ -432,7 +435,7 @@ class RssPeak:
 
 
 def _exporter(college_id: int):
-    from registration.exports import CollegeCreditExporter, CreditFilters
+    from credit_lists.exporters import CollegeCreditExporter, CreditFilters
 
     return CollegeCreditExporter(CreditFilters(college_id=college_id))
 
@@ -441,13 +444,13 @@ def _prepare() -> None:
     """Connect and import before the baseline, so neither counts as the export's memory."""
     from django.db import connection
 
-    import registration.exports  # noqa: F401
+    import credit_lists.exporters  # noqa: F401
 
     connection.ensure_connection()
 
 
 def measure_csv(college_id: int) -> dict:
-    from registration.exports import CsvWriter, csv_chunks
+    from credit_lists.exporters import CsvWriter, csv_chunks
 
     exporter = _exporter(college_id)
     writer, sink = CsvWriter(), NullSink()
@@ -467,7 +470,7 @@ def measure_csv(college_id: int) -> dict:
 
 
 def measure_csv_tracemalloc(college_id: int) -> dict:
-    from registration.exports import CsvWriter, csv_chunks
+    from credit_lists.exporters import CsvWriter, csv_chunks
 
     exporter = _exporter(college_id)
     writer, sink = CsvWriter(), NullSink()
@@ -483,7 +486,7 @@ def measure_csv_tracemalloc(college_id: int) -> dict:
 
 def copy_statement(college_id: int, raw_cursor) -> str:
     """The exporter's own query, parameters inlined, as a COPY to standard output."""
-    from registration.exports import _FIELDS
+    from credit_lists.exporters import _FIELDS
 
     query = _exporter(college_id).queryset().values_list(*_FIELDS).query
     sql, params = query.sql_with_params()
@@ -513,7 +516,7 @@ def measure_copy(college_id: int) -> dict:
 def measure_xlsx(college_id: int, keep_dir: str) -> dict:
     import openpyxl  # noqa: F401 - imported before the baseline
 
-    from registration.exports import write_xlsx
+    from credit_lists.exporters import write_xlsx
 
     exporter = _exporter(college_id)
     folder = keep_dir or tempfile.mkdtemp(prefix="sers-bench-xlsx-")
@@ -534,8 +537,9 @@ def measure_end_to_end(college_id: int, keep_dir: str) -> dict:
     """export_csv_stream as the download runs it; the batch and its marks are undone after."""
     from django.contrib.auth import get_user_model
 
-    from registration.models import Credit, ExportBatch
-    from registration.services.exports import export_csv_stream
+    from credit_lists.models import ExportBatch
+    from credit_lists.services import export_csv_stream
+    from grading.models import Credit
 
     registrar = get_user_model().objects.get(username="bench_registrar")
     exporter = _exporter(college_id)

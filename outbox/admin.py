@@ -34,7 +34,7 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # A SERS ID however it was typed ("tp3 07 4412", "074412") finds that student's mail.
-        from registration.sers_id import InvalidSersId, parse_sers_id
+        from sers.sers_id import InvalidSersId, parse_sers_id
 
         try:
             sers_id = parse_sers_id(search_term)

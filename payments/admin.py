@@ -54,17 +54,11 @@ from payments.services import (
     waiver_deny,
     waiver_grant,
 )
-from registration.admin import (
-    DATE_FORMATS,
-    SersIdSearchMixin,
-    StatusThroughServicesMixin,
-    confirmed,
-    plural,
-    sers_id_matches,
-)
-from registration.models import Student
-from registration.sers_id import EXAMPLE, InvalidSersId, parse_sers_id
+from sers.admin_tools import DATE_FORMATS, StatusThroughServicesMixin, confirmed, plural
 from sers.formatting import dollars
+from sers.sers_id import EXAMPLE, InvalidSersId, parse_sers_id
+from students.admin import SersIdSearchMixin, sers_id_matches
+from students.models import Student
 
 # A receipt number as printed on the receipt, R-0000012, or typed loosely: r12.
 RECEIPT_NUMBER = re.compile(r"^R-?\s*0*([0-9]{1,9})$", re.IGNORECASE)
@@ -130,7 +124,7 @@ class StudentYearLinks:
         student = self._student_year(obj).student
         return format_html(
             '<a href="{}">{} {}</a>',
-            reverse("admin:registration_student_change", args=[student.pk]),
+            reverse("admin:students_student_change", args=[student.pk]),
             student.sers_id,
             student.full_name,
         )

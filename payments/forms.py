@@ -1,7 +1,7 @@
 from django import forms
 
 from payments.models import Waiver
-from registration.sers_id import InvalidSersId, parse_sers_id
+from sers.sers_id import InvalidSersId, parse_sers_id
 
 
 class YearChoiceForm(forms.Form):

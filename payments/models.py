@@ -11,7 +11,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from articulations.models import Consortium, SchoolYear
-from registration.models import Student
+from students.models import Student
 
 
 class StudentYear(models.Model):

@@ -17,10 +17,12 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from articulations.models import Consortium
-from articulations.selectors import YearTerms, year_terms_many
+from articulations.selectors import year_terms_many
+from articulations.terms import YearTerms
 from payments.models import CheckoutSession, Payment, StudentYear, Waiver
-from payments.money import ZERO, money
-from registration.models import Registration, Student
+from registration.models import Registration
+from sers.money import ZERO, money
+from students.models import Student
 
 
 class FeeState(models.TextChoices):
@@ -264,18 +266,6 @@ def year_account(student: Student, consortium_id: int, start_year: int) -> YearA
     )
 
 
-def fee_settled(student: Student, start_year: int) -> bool:
-    """Whether the student's fee for that school year is paid or waived (the credit rule asks)."""
-    accounts = [
-        account for account in year_accounts(student) if account.terms.start_year == start_year
-    ]
-    return bool(accounts) and all(account.is_settled for account in accounts)
-
-
-def open_checkout(student_year: StudentYear) -> CheckoutSession | None:
-    return student_year.checkout_sessions.filter(status=CheckoutSession.Status.OPEN).first()
-
-
 def payment_of_student(student: Student, payment_id: int) -> Payment:
     """One of the student's own payments; 404 for anyone else's."""
     return get_object_or_404(
@@ -340,8 +330,3 @@ def fee_facts(student: Student) -> FeeFacts:
         },
         owed_by_year=owed_by_year,
     )
-
-
-def late_fee_years(student: Student) -> set[int]:
-    """School years charged the late fee: once per year, however many late classes."""
-    return fee_facts(student).late_fee_years

@@ -25,6 +25,7 @@ from simple_history.utils import bulk_create_with_history
 from articulations.models import Consortium
 from articulations.school_year import WindowState, school_year_label
 from articulations.selectors import current_terms
+from grading.services.credit import credit_reevaluate_year
 from outbox.models import OutboxEmail
 from outbox.services import email_queue
 from payments.models import (
@@ -35,7 +36,6 @@ from payments.models import (
     StudentYear,
     Waiver,
 )
-from payments.money import from_cents, money, to_cents
 from payments.selectors import (
     FeeState,
     YearAccount,
@@ -45,9 +45,10 @@ from payments.selectors import (
     year_accounts_many,
 )
 from payments.stripe_gateway import checkout_session_read, stripe_client
-from registration.models import Registration, Student
-from registration.services.credit import credit_reevaluate_year
+from registration.models import Registration
 from sers.formatting import dollars, long_date
+from sers.money import from_cents, money, to_cents
+from students.models import Student
 
 logger = logging.getLogger(__name__)
 

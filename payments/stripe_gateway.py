@@ -1,5 +1,5 @@
 """The Stripe client, configured once. Production talks to Stripe; tests and the
-embedded run point ``STRIPE_API_BASE`` at the local stand-in (payments/stripe_standin.py)."""
+embedded run point ``STRIPE_API_BASE`` at the local stand-in (stripe_standin/)."""
 
 import time
 

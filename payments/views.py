@@ -29,8 +29,8 @@ from payments.services import (
     waiver_request_refusal,
 )
 from payments.stripe_gateway import is_test_mode, webhook_event
-from registration.models import Student
-from registration.selectors import student_for_user
+from students.models import Student
+from students.selectors import student_for_user
 
 logger = logging.getLogger(__name__)
 

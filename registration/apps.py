@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class RegistrationConfig(AppConfig):
     name = "registration"
-    verbose_name = "Students and registrations"
+    verbose_name = "Registrations"

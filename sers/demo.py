@@ -27,9 +27,10 @@ from articulations.models import (
     Teacher,
 )
 from articulations.selectors import current_school_year
-from registration.models import Registrar, Student, graduation_year_for
-from registration.services.accounts import student_insert_with_new_sers_id
+from credit_lists.models import Registrar
 from sers import demo_catalog as catalog
+from students.models import Student, graduation_year_for
+from students.services import student_insert_with_new_sers_id
 
 DEMO_PASSWORD = "sers-demo-2026"  # noqa: S105 - demo accounts on a local SQLite file only
 CLASSES_PER_SCHOOL = 3

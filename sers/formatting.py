@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.utils.dateformat import format as format_date
 
-from payments.money import money
+from sers.money import money
 
 
 def dollars(amount) -> str:

@@ -78,7 +78,10 @@ INSTALLED_APPS = [
     "sers",
     "outbox",
     "articulations",
+    "students",
     "registration",
+    "grading",
+    "credit_lists",
     "payments",
 ]
 
@@ -177,7 +180,7 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox's safety net: an email whose task was lost is queued again.
     "send-stuck-emails": {"task": "outbox.tasks.send_ready_emails", "schedule": 300},
     # An Excel file whose build was lost is marked failed, so the registrar can ask again.
-    "fail-stuck-exports": {"task": "registration.tasks.fail_stuck_exports", "schedule": 600},
+    "fail-stuck-exports": {"task": "credit_lists.tasks.fail_stuck_exports", "schedule": 600},
     # Staff verify free/reduced-lunch waivers in bulk; this puts each one in their queue.
     "open-free-lunch-waivers": {
         "task": "payments.tasks.open_free_lunch_waivers",
@@ -211,7 +214,6 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Stripe -------------------------------------------------------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
-STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Empty means Stripe itself; tests point it at a local stand-in.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
@@ -231,17 +233,17 @@ STRIPE_RECONCILE_AFTER_MINUTES = env_int("STRIPE_RECONCILE_AFTER_MINUTES", 5)
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username+address is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "registration.auth.UsernameOrSersIdBackend",
+    "students.auth.UsernameOrSersIdBackend",
 ]
 # Five wrong passwords for one username from one address lock that pair for 15 minutes.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_TEMPLATE = "students/locked_out.html"
 AXES_VERBOSE = False
 # A SERS ID typed as "tp3 07 4412" or "TP3-07-4412" counts as one username.
-AXES_USERNAME_CALLABLE = "registration.auth.username_for_throttling"
+AXES_USERNAME_CALLABLE = "students.auth.username_for_throttling"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -2,20 +2,24 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from registration import views as registration_views
 from sers import views
+from students import views as students_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("articulations/", include("articulations.urls")),
-    path("", include("registration.urls")),
+    path("accounts/", include("students.urls")),
+    # The student's classes followed to credit (/registrations/) and teachers' rosters.
+    path("", include("grading.urls")),
+    path("registrations/", include("registration.urls")),
+    path("registrar/", include("credit_lists.urls")),
     path("payments/", include("payments.urls")),
-    path("accounts/login/", registration_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", students_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password-reset/",
-        registration_views.PasswordResetView.as_view(),
+        students_views.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

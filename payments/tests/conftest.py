@@ -3,7 +3,7 @@
 import pytest
 from django.conf import settings
 
-from payments.stripe_standin import StripeStandin
+from stripe_standin import StripeStandin
 
 
 @pytest.fixture

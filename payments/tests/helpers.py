@@ -2,7 +2,7 @@
 
 from payments.models import CheckoutSession
 from payments.services import checkout_start
-from registration.services.registrations import registration_create
+from registration.services import registration_create
 from registration.tests.helpers import at, one_college_class, student_at
 
 FEBRUARY = (2027, 2, 1, 10, 0)

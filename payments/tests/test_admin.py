@@ -28,7 +28,7 @@ from payments.models import (
 from payments.selectors import FeeState, year_account
 from payments.services import payment_record_offline, waiver_grant, waiver_request
 from registration.models import Registration
-from registration.services.registrations import registration_create
+from registration.services import registration_create
 from registration.tests.factories import StudentFactory
 from registration.tests.helpers import at, one_college_class, student_at
 
@@ -172,7 +172,7 @@ def run_action(client, url, action, objects, **answer):
     selected = [obj.pk for obj in objects]
     page = client.post(url, {"action": action, "_selected_action": selected, "index": 0})
     assert page.status_code == 200
-    assert "admin/registration/action_confirmation.html" in [t.name for t in page.templates]
+    assert "admin/action_confirmation.html" in [t.name for t in page.templates]
     data = {
         "action": action,
         "_selected_action": selected,

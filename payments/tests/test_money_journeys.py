@@ -25,7 +25,7 @@ from payments.services import (
     waiver_grant,
 )
 from payments.tests.helpers import FEBRUARY, open_checkout, post_signed, registered_student
-from registration.services.registrations import (
+from registration.services import (
     prior_year_request_approve,
     prior_year_request_create,
 )

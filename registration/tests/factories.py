@@ -5,8 +5,8 @@ import datetime as dt
 import factory
 
 from articulations.tests.factories import SchoolFactory, UserFactory
-from registration.models import Student
-from registration.sers_id import random_sers_id
+from sers.sers_id import random_sers_id
+from students.models import Student
 
 
 class StudentFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,8 @@ from articulations.tests.factories import (
     SchoolFactory,
     SchoolYearFactory,
 )
-from registration.models import Credit, Registration
+from grading.models import Credit
+from registration.models import Registration
 from registration.tests.factories import StudentFactory
 
 PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")

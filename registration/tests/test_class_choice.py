@@ -6,7 +6,7 @@ from articulations.models import Articulation
 from articulations.tests.factories import ArticulationFactory, CollegeFactory, SchoolYearFactory
 from registration.models import PriorYearRequest, Registration
 from registration.selectors import classes_open_for_registration, offered_articulations
-from registration.services.registrations import RegistrationRefused, registration_create
+from registration.services import RegistrationRefused, registration_create
 from registration.tests.helpers import at, one_college_class, student_at, two_college_class
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +184,26 @@ def test_the_class_list_and_the_college_step_offer_the_same_colleges(client):
     assert list(listed.articulations.all()) == offered_articulations(course_class)
     assert "Third College" not in page
     assert COLLEGE_STEP in page and "Second College" in page
+
+
+@pytest.mark.parametrize("how", ["status", "valid_to"])
+def test_staff_in_the_admin_cannot_move_a_registration_to_a_college_no_longer_offered(
+    admin_client, how
+):
+    course_class, active, old = _class_with_an_expired_college(how)
+    registration = registration_create(
+        student=student_at(course_class.school), course_class=course_class, articulation=active
+    )
+    url = f"/admin/registration/registration/{registration.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(articulation=old.pk, enrollment=registration.enrollment, grade="")
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["articulation"]
+    assert f"Pick a college course this class offers: {active.college_course}" in errors[0]
+    assert old.college.name not in errors[0]
+    registration.refresh_from_db()
+    assert registration.articulation == active

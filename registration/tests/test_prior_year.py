@@ -3,9 +3,9 @@
 import pytest
 from django.core import mail
 
-from payments.selectors import late_fee_years
+from payments.selectors import fee_facts
 from registration.models import PriorYearRequest, Registration
-from registration.services.registrations import (
+from registration.services import (
     RegistrationRefused,
     prior_year_request_approve,
     prior_year_request_create,
@@ -61,7 +61,7 @@ def test_approving_two_classes_of_one_year_charges_one_late_fee_for_that_year(ad
     registrations = Registration.objects.filter(student=student)
     assert registrations.count() == 3
     assert all(registration.is_late for registration in registrations)
-    assert late_fee_years(student) == {2024, 2025}
+    assert fee_facts(student).late_fee_years == {2024, 2025}
     request = PriorYearRequest.objects.get(pk=requests[0].pk)
     assert request.status == PriorYearRequest.Status.APPROVED
     assert request.decided_by == admin_user
@@ -77,7 +77,7 @@ def test_staff_may_waive_the_late_fee_for_a_class_spanning_two_years(admin_user)
     )
 
     assert Registration.objects.get().late_fee_waived
-    assert late_fee_years(student) == set()
+    assert fee_facts(student).late_fee_years == set()
 
 
 def test_a_denied_request_registers_nothing_and_tells_why(

@@ -12,7 +12,7 @@ from articulations.models import ConsortiumYear
 from payments.models import Payment
 from payments.services import payment_record_offline
 from registration.models import Registration
-from registration.services.registrations import (
+from registration.services import (
     prior_year_request_approve,
     prior_year_request_create,
     prior_year_request_deny,

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from articulations.models import Articulation
 from registration.models import Registration
-from registration.services.registrations import (
+from registration.services import (
     RegistrationRefused,
     registration_create,
     registration_delete_by_staff,

@@ -71,7 +71,7 @@ def run_action(client, url, action, objects, **answer):
     """Pick an action, then answer its confirmation page with ``answer``; the page after."""
     page = ask(client, url, action, objects)
     assert page.status_code == 200
-    assert page.templates[0].name == "admin/registration/action_confirmation.html"
+    assert page.templates[0].name == "admin/action_confirmation.html"
     data = {
         "action": action,
         "_selected_action": [obj.pk for obj in objects],

@@ -8,7 +8,7 @@ import pytest
 from payments.models import Payment
 from payments.services import payment_record_offline
 from registration.models import PriorYearRequest, Registration
-from registration.services.registrations import registration_create
+from registration.services import registration_create
 from registration.tests.helpers import at, one_college_class, student_at, two_college_class
 
 pytestmark = pytest.mark.django_db

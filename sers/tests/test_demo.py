@@ -21,8 +21,8 @@ from articulations.models import (
 from articulations.school_year import WindowState
 from articulations.selectors import current_terms
 from articulations.services import class_offer_problems
-from registration.models import Student
 from sers.demo import DEMO_PASSWORD, demo_load
+from students.models import Student
 
 pytestmark = pytest.mark.django_db
 PACIFIC = zoneinfo.ZoneInfo("America/Los_Angeles")

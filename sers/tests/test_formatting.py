@@ -14,7 +14,7 @@ from sers.formatting import dollars, long_date
         (Decimal("50"), "$50.00"),
         (Decimal("1234.5"), "$1,234.50"),
         (Decimal("-15.00"), "-$15.00"),
-        # Half a cent rounds up, as charges and payments do (payments.money.money).
+        # Half a cent rounds up, as charges and payments do (sers.money.money).
         (Decimal("0.125"), "$0.13"),
         (None, ""),
     ],

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registration.models import Student
 from sers.demo import demo_load
+from students.models import Student
 
 
 class Command(BaseCommand):

@@ -1,0 +1,234 @@
+"""Credit exports in the admin: an action on the credit list, and the export batches.
+
+Staff export chosen credits with the same exporter and the same streamed CSV as the
+registrar page (``credit_lists.exporters.StaffCreditExporter`` through
+``export_csv_stream``), so each download is an export batch too. Batches are a
+record: staff read them and download their files again, nobody edits them.
+
+Credit records (``grading.models.Credit``) are listed here rather than in ``grading/``: for
+staff the credit list is what they search and export, and exporting is this app's work.
+"""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from articulations.school_year import school_year_label
+from credit_lists.downloads import batch_file_download, csv_download
+from credit_lists.exporters import CreditFilters, StaffCreditExporter
+from credit_lists.models import ExportBatch
+from credit_lists.selectors import batch_lines
+from grading.admin import TeacherFilter
+from grading.models import Credit
+from sers.admin_tools import HistoryLookOnlyMixin
+from students.admin import SersIdSearchMixin
+
+
+@admin.action(description="Export selected credits as CSV", permissions=["view"])
+def export_selected_credits_csv(modeladmin, request, queryset):
+    """The chosen rows as the registrar's CSV, streamed, recorded as a batch once it is whole.
+
+    With "select all N" the queryset is every row the list's filters and search
+    match, across pages: its ids are the batch's filter, kept on the batch.
+    """
+    credit_ids = tuple(queryset.order_by("pk").values_list("pk", flat=True))
+    exporter = StaffCreditExporter(CreditFilters(credit_ids=credit_ids))
+    return csv_download(exporter=exporter, user=request.user, via="admin", college_code="selected")
+
+
+@admin.register(ExportBatch)
+class ExportBatchAdmin(admin.ModelAdmin):
+    """Every download of a credit list: who, when, filters, rows and the file's SHA-256."""
+
+    list_display = [
+        "created_at",
+        "college",
+        "requested_by",
+        "via",
+        "format",
+        "row_count",
+        "status",
+        "sha256",
+        "download",
+    ]
+    list_filter = ["status", "format", "via", ("college", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["college", "requested_by"]
+    search_fields = ["sha256", "requested_by__username", "college__code", "college__name"]
+    search_help_text = "SHA-256, username or college code."
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "completed_at",
+        "college",
+        "requested_by",
+        "via",
+        "format",
+        "exporter",
+        "filters_words",
+        "status",
+        "row_count",
+        "sha256",
+        "download",
+        "last_credit_id",
+        "error",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A batch is the record that its rows went to the college.
+        return False
+
+    @admin.display(description="filters")
+    def filters_words(self, batch):
+        (line,) = batch_lines([batch])
+        return line.filters_words
+
+    @admin.display(description="file")
+    def download(self, batch):
+        if batch.status != ExportBatch.Status.COMPLETE or not batch.file:
+            return "-"
+        return format_html(
+            '<a href="{}">Download</a>',
+            reverse("admin:credit_lists_exportbatch_download", args=[batch.pk]),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:batch_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="credit_lists_exportbatch_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, batch_id: int):
+        """The batch's file again, byte for byte, to staff who may see batches."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(ExportBatch.objects.select_related("college"), pk=batch_id)
+        college_code = batch.college.code if batch.college else "selected"
+        return batch_file_download(batch, college_code=college_code)
+
+
+# --- Credit earned -------------------------------------------------------------------------------
+
+
+class CreditTeacherFilter(TeacherFilter):
+    teacher_path = "registration__course_class__teacher"
+
+
+@admin.register(Credit)
+class CreditAdmin(SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin):
+    """College credit earned, as the credit rule wrote it: staff look here, never edit.
+
+    To change a credit, change what the rule reads: the registration's grade, or the
+    year's payment or waiver. The rule then writes or removes the credit itself.
+    """
+
+    sers_id_lookup = "student__sers_id"
+    actions = [export_selected_credits_csv]
+    list_display = [
+        "sers_id",
+        "student_name",
+        "course",
+        "college_code",
+        "college_credits",
+        "grade",
+        "year",
+        "earned_on",
+        "school",
+        "teacher",
+    ]
+    list_filter = [
+        "school_year",
+        ("college", admin.RelatedOnlyFieldListFilter),
+        ("registration__course_class__school", admin.RelatedOnlyFieldListFilter),
+        CreditTeacherFilter,
+        "grade",
+    ]
+    list_select_related = [
+        "student",
+        "college",
+        "school_year",
+        "registration__course_class__school",
+        "registration__course_class__teacher__user",
+    ]
+    search_fields = [
+        "student__legal_first_name",
+        "student__legal_last_name",
+        "college_course",
+        "college_course_title",
+    ]
+    search_help_text = (
+        "SERS ID (any form, like tp3 07 4412), student name, or college course (BUS 101)."
+    )
+    fieldsets = [
+        (
+            None,
+            {
+                "description": "Credit is written only by the credit rule: a grade at or above "
+                "the minimum, the year's fee paid or waived, and a registration that is not "
+                "withdrawn. To change it, change the grade on the registration, or record a "
+                "payment or a waiver.",
+                "fields": [
+                    "registration",
+                    "student",
+                    "college",
+                    "school_year",
+                    ("college_course", "college_course_title"),
+                    "college_credits",
+                    "grade",
+                    "earned_on",
+                ],
+            },
+        )
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="SERS ID", ordering="student__sers_id")
+    def sers_id(self, credit):
+        return credit.student.sers_id
+
+    @admin.display(description="student", ordering="student__legal_last_name")
+    def student_name(self, credit):
+        return credit.student.full_name
+
+    @admin.display(description="college course", ordering="college_course")
+    def course(self, credit):
+        return f"{credit.college_course} {credit.college_course_title}"
+
+    @admin.display(description="college", ordering="college__code")
+    def college_code(self, credit):
+        return credit.college.code
+
+    @admin.display(description="school year", ordering="school_year")
+    def year(self, credit):
+        return school_year_label(credit.school_year_id)
+
+    @admin.display(description="school", ordering="registration__course_class__school__name")
+    def school(self, credit):
+        return credit.registration.course_class.school
+
+    @admin.display(
+        description="teacher", ordering="registration__course_class__teacher__user__last_name"
+    )
+    def teacher(self, credit):
+        return credit.registration.course_class.teacher.name
