@@ -6,10 +6,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from sers.admin_tools import parse_typed_date
+from sers.admin_tools import parse_typed_date, plural
 from sers.sers_id import InvalidSersId, parse_sers_id
 from students.models import Student
-from students.services import password_reset_email_queue, student_login_email_follow
+from students.services import (
+    password_reset_email_queue,
+    student_login_email_follow,
+    student_set_active,
+)
 
 
 def sers_id_matches(queryset: QuerySet, search_term: str, lookup: str) -> QuerySet | None:
@@ -47,8 +51,15 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
         "expected_graduation_year",
         "email",
         "free_reduced_lunch",
+        "account_open",
     ]
-    list_filter = ["school__district", "school", "expected_graduation_year", "free_reduced_lunch"]
+    list_filter = [
+        "school__district",
+        "school",
+        "expected_graduation_year",
+        "free_reduced_lunch",
+        ("user__is_active", admin.BooleanFieldListFilter),
+    ]
     list_select_related = ["school", "user"]
     search_fields = [
         "legal_first_name",
@@ -93,7 +104,12 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
-    actions = ["send_password_reset_link"]
+    actions = ["send_password_reset_link", "close_accounts", "reopen_accounts"]
+
+    def has_delete_permission(self, request, obj=None):
+        # A student is never deleted: the SERS ID stays theirs, on every email and receipt.
+        # "Close the account" stops the login instead.
+        return False
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -108,6 +124,10 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
         if born is not None:
             return queryset.filter(date_of_birth=born), False
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="account open", boolean=True, ordering="user__is_active")
+    def account_open(self, student):
+        return student.user.is_active
 
     @admin.display(description="Login")
     def user_links(self, student):
@@ -137,4 +157,24 @@ class StudentAdmin(SersIdSearchMixin, SimpleHistoryAdmin):
             count += 1
         self.message_user(
             request, f"Password reset links queued for {count} student(s).", messages.SUCCESS
+        )
+
+    @admin.action(description="Close the accounts (no more logins; the record stays)")
+    def close_accounts(self, request, queryset):
+        self._set_active(request, queryset, active=False, done="Closed")
+
+    @admin.action(description="Reopen the accounts")
+    def reopen_accounts(self, request, queryset):
+        self._set_active(request, queryset, active=True, done="Reopened")
+
+    def _set_active(self, request, queryset, *, active: bool, done: str):
+        changed = 0
+        for student in queryset.select_related("user"):
+            if student_set_active(student=student, active=active):
+                self.log_change(request, student, f"{done} the account.")
+                changed += 1
+        self.message_user(
+            request,
+            f"{done} {plural(changed, 'account')}.",
+            messages.SUCCESS if changed else messages.WARNING,
         )

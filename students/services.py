@@ -116,6 +116,8 @@ def student_create(
 def student_insert_with_new_sers_id(student: Student) -> None:
     for _ in range(SERS_ID_ATTEMPTS):
         student.sers_id = random_sers_id()
+        if _ever_given(student.sers_id):
+            continue
         try:
             # A savepoint, so that a clash undoes only this insert, not the whole sign-up.
             with transaction.atomic():
@@ -127,6 +129,23 @@ def student_insert_with_new_sers_id(student: Student) -> None:
             continue
         return
     raise NoFreeSersId
+
+
+def _ever_given(sers_id: str) -> bool:
+    """Whether the ID ever belonged to a student, one removed since included: an ID is never
+    given out twice (a removed record stays in the student's history)."""
+    return Student.history.filter(sers_id=sers_id).exists()
+
+
+def student_set_active(*, student: Student, active: bool) -> bool:
+    """Staff close (or reopen) a student's account instead of deleting it: the student can no
+    longer log in, and the record, its SERS ID and its history stay. False if unchanged."""
+    user = student.user
+    if user.is_active == active:
+        return False
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    return True
 
 
 # What a student may change on their profile besides their grade (the graduation year);
