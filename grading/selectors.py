@@ -8,15 +8,17 @@ from types import MappingProxyType
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from articulations.grades import LetterGrade, meets_minimum
 from articulations.models import Class, Teacher
-from articulations.selectors import year_terms_many
+from articulations.school_year import WindowState
+from articulations.selectors import current_terms, year_terms_many
 from articulations.terms import YearTerms
 from grading.models import Credit
-from registration.fee_status import FeeState, fee_states
+from registration.fee_status import FeeFacts, FeeState, fee_states
 from registration.models import Registration
-from sers.formatting import dollars
+from sers.formatting import dollars, long_date
 from students.models import Student
 
 # --- Registrations ------------------------------------------------------------------------
@@ -316,3 +318,87 @@ def roster_lines(course_class: Class) -> list[RosterLine]:
         )
         for registration in registrations
     ]
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """One thing a student should know or do now, with where to do it."""
+
+    text: str
+    url: str = ""
+    link_text: str = ""
+
+
+def next_steps(
+    student: Student, years: list[SchoolYearRegistrations], facts: FeeFacts
+) -> list[NextStep]:
+    """What the student's dashboard says to do next, most urgent first, from what the history
+    page already read (no query of its own but the consortium's terms for this year)."""
+    terms = current_terms(student.school.consortium)
+    this_year = next((y for y in years if y.terms.start_year == terms.start_year), None)
+    steps = []
+    has_class_this_year = this_year is not None and any(
+        line.registration.is_active for line in this_year.lines
+    )
+    if not has_class_this_year:
+        steps.append(_register_step(terms))
+    for year in years:
+        start_year = year.terms.start_year
+        if start_year in facts.processing_years:
+            steps.append(
+                NextStep(
+                    f"Your {year.label} payment is processing. Nothing to do: we email a "
+                    "receipt when it arrives.",
+                    reverse("payments:fees"),
+                    "See my fees",
+                )
+            )
+        elif facts.owed_by_year.get(start_year, 0) > 0:
+            owed = dollars(facts.owed_by_year[start_year])
+            steps.append(
+                NextStep(
+                    f"Pay the {year.label} fee: {owed} still owed, or ask for a fee waiver.",
+                    reverse("payments:fees"),
+                    "Pay or ask for a waiver",
+                )
+            )
+    waiting = [
+        line
+        for year in years
+        for line in year.lines
+        if line.registration.is_active and not line.registration.grade_is_posted
+    ]
+    if waiting:
+        classes = "1 class" if len(waiting) == 1 else f"{len(waiting)} classes"
+        steps.append(NextStep(f"Waiting for your teacher to post the final grade in {classes}."))
+    for year in years:
+        if year.has_credit:
+            steps.append(
+                NextStep(
+                    f"You earned college credit in {year.label}.",
+                    reverse("grading:certificate", args=[year.terms.start_year]),
+                    f"Credit certificate for {year.label}",
+                )
+            )
+    return steps
+
+
+def _register_step(terms: YearTerms) -> NextStep:
+    state = terms.registration_state()
+    if state == WindowState.OPEN:
+        return NextStep(
+            f"Register your classes for {terms.label} by "
+            f"{long_date(terms.registration.closes_on)}.",
+            reverse("registration:register"),
+            "Register a class",
+        )
+    if state == WindowState.NOT_YET_OPEN:
+        return NextStep(
+            f"Registration for {terms.label} opens on {long_date(terms.registration.opens_on)}."
+        )
+    return NextStep(
+        f"Registration for {terms.label} closed on {long_date(terms.registration.closes_on)}. "
+        "Took a class and did not register? Ask for prior-year credit.",
+        reverse("registration:prior_year"),
+        "Ask for prior-year credit",
+    )

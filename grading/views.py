@@ -11,6 +11,7 @@ from articulations.selectors import current_school_year
 from grading.forms import RosterForm
 from grading.selectors import (
     credits_for_certificate,
+    next_steps,
     registrations_by_year,
     roster_lines,
     teacher_class,
@@ -34,12 +35,14 @@ from students.selectors import student_for_user
 def registrations(request):
     student = student_for_user(request.user)
     facts = fee_facts(student)
+    years = registrations_by_year(student, facts.owed_by_year, facts.late_fee_years)
     return render(
         request,
         "grading/registrations.html",
         {
             "student": student,
-            "years": registrations_by_year(student, facts.owed_by_year, facts.late_fee_years),
+            "years": years,
+            "next_steps": next_steps(student, years, facts),
             "open_requests": open_prior_year_requests(student),
         },
     )

@@ -313,6 +313,8 @@ class FeeFacts:
     # up (one consortium's overpayment does not pay another's fee). Above zero exactly
     # when the year is not settled.
     owed_by_year: dict[int, Decimal] = field(default_factory=dict)
+    # Years with a payment on its way (a bank transfer): nothing to do but wait.
+    processing_years: set[int] = field(default_factory=set)
 
 
 def fee_facts(student: Student) -> FeeFacts:
@@ -329,4 +331,7 @@ def fee_facts(student: Student) -> FeeFacts:
             account.terms.start_year for account in accounts if account.charges_late_fee
         },
         owed_by_year=owed_by_year,
+        processing_years={
+            account.terms.start_year for account in accounts if account.state == FeeState.PROCESSING
+        },
     )

@@ -1,6 +1,7 @@
 """Reads about students that pages share."""
 
 from django.http import Http404
+from django.urls import reverse
 
 from students.models import Student
 
@@ -16,3 +17,22 @@ def student_for_user(user) -> Student:
         return Student.objects.select_related("school__district", "user").get(user=user)
     except Student.DoesNotExist:
         raise Http404("This page is for students.") from None
+
+
+# Where each role's work is, in the order a user with two roles is sent: by URL name, so that
+# this app needs none of the apps that own those pages.
+LANDINGS = [
+    ("student", "grading:registrations"),
+    ("teacher", "grading:teacher_classes"),
+    ("registrar", "credit_lists:registrar"),
+]
+
+
+def landing_url(user) -> str:
+    """Where a user lands after logging in: the page where their work is."""
+    for role, url_name in LANDINGS:
+        if hasattr(user, role):
+            return reverse(url_name)
+    if user.is_staff:
+        return reverse("admin:index")
+    return reverse("home")

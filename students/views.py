@@ -17,7 +17,7 @@ from students.forms import (
     ProfileForm,
     SignupForm,
 )
-from students.selectors import student_for_user
+from students.selectors import landing_url, student_for_user
 from students.services import (
     AccountError,
     forgot_login_send,
@@ -92,7 +92,13 @@ def forgot_login(request):
 
 
 class LoginView(auth_views.LoginView):
+    """Log in by username or SERS ID; then to the page where the user's work is (or back to
+    the page that asked for the login)."""
+
     authentication_form = LoginForm
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
 
 
 @method_decorator(
