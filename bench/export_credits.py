@@ -486,9 +486,9 @@ def measure_csv_tracemalloc(college_id: int) -> dict:
 
 def copy_statement(college_id: int, raw_cursor) -> str:
     """The exporter's own query, parameters inlined, as a COPY to standard output."""
-    from credit_lists.exporters import _FIELDS
+    from credit_lists.exporters import COLUMNS, _source_fields
 
-    query = _exporter(college_id).queryset().values_list(*_FIELDS).query
+    query = _exporter(college_id).queryset().values_list(*_source_fields(COLUMNS)).query
     sql, params = query.sql_with_params()
     select = raw_cursor.mogrify(sql, params)
     return f"COPY ({select}) TO STDOUT WITH CSV"

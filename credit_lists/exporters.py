@@ -5,6 +5,10 @@ generator of rows, in the columns DESIGN.md lists, in that order. The
 registrar page, the admin action and ``manage.py export_credits`` all use the
 same classes, so the files they write are the same. Rows come from one query
 read through a server-side cursor, so memory stays flat however many there are.
+
+The columns are defined once, in ``COLUMNS`` below: each says how Python makes its cell
+(for the XLSX) and how SQL makes the same cell (for the CSV, which PostgreSQL's ``COPY``
+writes). Adding a column is one ``Column(...)`` there.
 """
 
 import csv
@@ -13,12 +17,22 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, F, Func, IntegerField, QuerySet, TextField, Value, When
+from django.db.models import (
+    Case,
+    Expression,
+    F,
+    Func,
+    IntegerField,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Concat, LPad, Mod, Trim
 from django.db.models.lookups import In
 from openpyxl import Workbook
@@ -27,48 +41,101 @@ from openpyxl.utils import get_column_letter
 from articulations.school_year import school_year_label
 from grading.models import Credit
 
-COLUMNS = [
-    "SERS ID",
-    "Last name",
-    "First name",
-    "Middle name",
-    "Date of birth",
-    "Email",
-    "Phone",
-    "Mailing address",
-    "High school",
-    "District",
-    "School year",
-    "College course number",
-    "College course title",
-    "Credits",
-    "Grade",
-    "Teacher",
-]
 
-# The database columns behind each row, in the order ``_row`` reads them.
-_FIELDS = [
-    "student__sers_id",
-    "student__legal_last_name",
-    "student__legal_first_name",
-    "student__legal_middle_name",
-    "student__date_of_birth",
-    "student__email",
-    "student__phone",
-    "student__street",
-    "student__city",
-    "student__state",
-    "student__zip_code",
-    "registration__course_class__school__name",
-    "registration__course_class__school__district__name",
-    "school_year_id",
-    "college_course",
-    "college_course_title",
-    "college_credits",
-    "grade",
-    "registration__course_class__teacher__user__first_name",
-    "registration__course_class__teacher__user__last_name",
-]
+@dataclass(frozen=True)
+class Column:
+    """One column of the credit list, as both ways of writing the list make it.
+
+    ``fields`` are the Credit lookups the cell is made of. The Python path (the XLSX, and
+    the CSV without PostgreSQL) reads their values and calls ``python(*values)``: by default
+    the one field's value as it is; ``safe_cell`` then writes it (ISO dates, plain numbers, a
+    quote before a formula). The CSV's ``COPY`` calls ``sql(*[F(field) for field in fields])``
+    for the same cell as SQL text, so it must give the text ``safe_cell`` would, formula
+    guard (``_guarded``) included: by default the one field, guarded. ``width`` is the
+    column's width in the XLSX.
+    """
+
+    header: str
+    fields: str | tuple[str, ...]
+    width: int
+    python: Callable[..., object] | None = None
+    sql: Callable[..., Expression] | None = None
+
+    def __post_init__(self):
+        if isinstance(self.fields, str):
+            object.__setattr__(self, "fields", (self.fields,))
+        if self.python is None and len(self.fields) > 1:
+            raise ValueError(f"{self.header}: a cell made of several fields needs python=")
+        if self.python is not None and self.sql is None:
+            raise ValueError(f"{self.header}: python= needs the sql= that writes the same cell")
+
+    def sql_expression(self) -> Expression:
+        return (self.sql or _guarded)(*(F(name) for name in self.fields))
+
+
+# The credit list, column by column, in the order DESIGN.md lists them: the header, the
+# Python rows, the SQL of the COPY and the XLSX widths are all made from this one tuple.
+# The COPY-vs-Python test in credit_lists/tests/test_exports.py checks each column's
+# ``python`` and ``sql`` agree. Dates, numbers and school years never start like a formula,
+# so their SQL skips the guard (it costs a little on every cell).
+COLUMNS = (
+    Column("SERS ID", "student__sers_id", width=13),
+    Column("Last name", "student__legal_last_name", width=16),
+    Column("First name", "student__legal_first_name", width=14),
+    Column("Middle name", "student__legal_middle_name", width=14),
+    Column(
+        "Date of birth",
+        "student__date_of_birth",
+        width=12,
+        sql=lambda born: Func(  # safe_cell writes a date as ISO 8601
+            born, Value("YYYY-MM-DD"), function="to_char", output_field=TextField()
+        ),
+    ),
+    Column("Email", "student__email", width=28),
+    Column("Phone", "student__phone", width=14),
+    Column(
+        "Mailing address",
+        ("student__street", "student__city", "student__state", "student__zip_code"),
+        width=40,
+        python=lambda street, city, state, zip_code: f"{street}, {city}, {state} {zip_code}",
+        sql=lambda street, city, state, zip_code: _guarded(
+            _concat(street, ", ", city, ", ", state, " ", zip_code)
+        ),
+    ),
+    Column("High school", "registration__course_class__school__name", width=28),
+    Column("District", "registration__course_class__school__district__name", width=24),
+    Column(
+        "School year",
+        "school_year_id",
+        width=11,
+        python=school_year_label,  # 2026 -> "2026-27"
+        sql=lambda start: _concat(
+            _as_text(start), "-", LPad(_as_text(Mod(start + 1, 100)), 2, Value("0"))
+        ),
+    ),
+    Column("College course number", "college_course", width=12),
+    Column("College course title", "college_course_title", width=32),
+    Column(
+        "Credits",
+        "college_credits",
+        width=8,
+        sql=lambda credits: _as_text(Func(credits, function="trim_scale")),  # 5.0 -> "5"
+    ),
+    Column("Grade", "grade", width=7),
+    Column(
+        "Teacher",
+        (
+            "registration__course_class__teacher__user__first_name",
+            "registration__course_class__teacher__user__last_name",
+        ),
+        width=22,
+        python=lambda first, last: f"{first} {last}".strip(),
+        sql=lambda first, last: _guarded(Trim(_concat(first, " ", last))),
+    ),
+)
+# The header row, for the tests and anyone else who compares against it.
+HEADER = [column.header for column in COLUMNS]
+
 CURSOR_CHUNK = 5000
 COPY_CHUNK_BYTES = 64 * 1024
 
@@ -129,12 +196,15 @@ class CreditExporter:
         return credits.order_by("pk")
 
     def header(self) -> list[str]:
-        return COLUMNS
+        return [column.header for column in COLUMNS]
 
     def rows(self, credits: QuerySet[Credit] | None = None) -> Iterator[list]:
         credits = self.queryset() if credits is None else credits
-        for values in credits.values_list(*_FIELDS).iterator(chunk_size=CURSOR_CHUNK):
-            yield _row(values)
+        columns = COLUMNS
+        row = _row_maker(columns)
+        fields = _source_fields(columns)
+        for values in credits.values_list(*fields).iterator(chunk_size=CURSOR_CHUNK):
+            yield row(values)
 
 
 class CollegeCreditExporter(CreditExporter):
@@ -157,29 +227,27 @@ class StaffCreditExporter(CreditExporter):
     name = "Earned credit, all colleges"
 
 
-def _row(values: tuple) -> list:
-    (
-        sers_id, last, first, middle, born, email, phone, street, city, state, zip_code,
-        school, district, start_year, course, title, credits, grade, teacher_first, teacher_last,
-    ) = values  # fmt: skip
-    return [
-        sers_id,
-        last,
-        first,
-        middle,
-        born,
-        email,
-        phone,
-        f"{street}, {city}, {state} {zip_code}",
-        school,
-        district,
-        school_year_label(start_year),
-        course,
-        title,
-        credits,
-        grade,
-        f"{teacher_first} {teacher_last}".strip(),
-    ]
+def _source_fields(columns) -> list[str]:
+    """The Credit lookups behind the columns, in order: a column of two fields reads two."""
+    return [name for column in columns for name in column.fields]
+
+
+def _row_maker(columns):
+    """Turns a tuple of ``_source_fields(columns)`` values into the row's cells."""
+    plan = []  # per column: its python, where its values start, and the slice of them
+    start = 0
+    for column in columns:
+        end = start + len(column.fields)
+        plan.append((column.python, start, slice(start, end)))
+        start = end
+
+    def row(values: tuple) -> list:
+        return [
+            values[first] if python is None else python(*values[part])
+            for python, first, part in plan
+        ]
+
+    return row
 
 
 # --- Rendering ---------------------------------------------------------------------------------
@@ -282,63 +350,20 @@ def _as_text(expression):
     return Cast(expression, output_field=TextField())
 
 
-def _copy_columns() -> dict:
-    """The COLUMNS worked out in SQL, in order, exactly as ``_row`` and ``safe_cell`` make them."""
-    start = F("school_year_id")
-    return {
-        "c01": _guarded(F("student__sers_id")),
-        "c02": _guarded(F("student__legal_last_name")),
-        "c03": _guarded(F("student__legal_first_name")),
-        "c04": _guarded(F("student__legal_middle_name")),
-        "c05": Func(
-            F("student__date_of_birth"),
-            Value("YYYY-MM-DD"),
-            function="to_char",
-            output_field=TextField(),
-        ),
-        "c06": _guarded(F("student__email")),
-        "c07": _guarded(F("student__phone")),
-        "c08": _guarded(
-            Concat(
-                F("student__street"),
-                Value(", "),
-                F("student__city"),
-                Value(", "),
-                F("student__state"),
-                Value(" "),
-                F("student__zip_code"),
-                output_field=TextField(),
-            )
-        ),  # fmt: skip
-        "c09": _guarded(F("registration__course_class__school__name")),
-        "c10": _guarded(F("registration__course_class__school__district__name")),
-        "c11": Concat(
-            _as_text(start),
-            Value("-"),
-            LPad(_as_text(Mod(start + 1, 100)), 2, Value("0")),
-            output_field=TextField(),
-        ),  # fmt: skip
-        "c12": _guarded(F("college_course")),
-        "c13": _guarded(F("college_course_title")),
-        "c14": _as_text(Func(F("college_credits"), function="trim_scale")),
-        "c15": _guarded(F("grade")),
-        "c16": _guarded(
-            Trim(
-                Concat(
-                    F("registration__course_class__teacher__user__first_name"),
-                    Value(" "),
-                    F("registration__course_class__teacher__user__last_name"),
-                    output_field=TextField(),
-                )
-            )
-        ),  # fmt: skip
-    }
+def _concat(*parts):
+    """SQL ``||`` of the parts, a ``str`` part taken as a literal: ``_concat(first, " ", last)``."""
+    parts = [Value(part) if isinstance(part, str) else part for part in parts]
+    return Concat(*parts, output_field=TextField())
+
+
+def _copy_select(credits: QuerySet[Credit]) -> QuerySet:
+    """The credits as a SELECT of the COLUMNS' cells, each worked out by its ``Column.sql``."""
+    cells = {f"c{number:02d}": column.sql_expression() for number, column in enumerate(COLUMNS, 1)}
+    return credits.annotate(**cells).values_list(*cells).order_by("pk")
 
 
 def _copy_chunks(credits: QuerySet[Credit], writer: CsvWriter) -> Iterator[bytes]:
-    columns = _copy_columns()
-    select = credits.annotate(**columns).values_list(*columns).order_by("pk")
-    sql, params = select.query.sql_with_params()
+    sql, params = _copy_select(credits).query.sql_with_params()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no COPY
         with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
@@ -368,7 +393,6 @@ def _hashed(writer: CsvWriter, data: bytearray) -> bytes:
 # written here, fetching included, it takes 4-5 s. See bench/README.md.
 XLSX_SHEET = "xl/worksheets/sheet1.xml"
 _XLSX_ROWS_PER_WRITE = 1000
-_XLSX_WIDTHS = [13, 16, 14, 14, 12, 28, 14, 40, 28, 24, 11, 12, 32, 8, 7, 22]
 # XML 1.0 cannot carry these control characters at all (openpyxl refuses the whole file);
 # they are dropped. Most cells hold none of these, nor & < >, so one search lets them through.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -380,9 +404,10 @@ def write_xlsx(
 ) -> int:
     """Write an XLSX file, the rows streamed to disk as they come; returns the row count."""
     letters = [get_column_letter(number) for number in range(1, len(exporter.header()) + 1)]
+    widths = [column.width for column in COLUMNS]
     count = 0
     with (
-        zipfile.ZipFile(io.BytesIO(_xlsx_package(exporter.header()))) as package,
+        zipfile.ZipFile(io.BytesIO(_xlsx_package(exporter.header(), widths))) as package,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as xlsx,
     ):
         for entry in package.infolist():
@@ -397,11 +422,11 @@ def write_xlsx(
     return count
 
 
-def _xlsx_package(header: list[str]) -> bytes:
+def _xlsx_package(header: list[str], widths: list[int]) -> bytes:
     """The whole file as openpyxl writes it, holding the header row only."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="Credits")
-    for number, width in enumerate(_XLSX_WIDTHS, start=1):
+    for number, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(number)].width = width
     sheet.freeze_panes = "A2"  # the header stays in view while scrolling
     sheet.append(header)

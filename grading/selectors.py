@@ -377,7 +377,7 @@ def next_steps(
                 NextStep(
                     f"You earned college credit in {year.label}.",
                     reverse("grading:certificate", args=[year.terms.start_year]),
-                    f"Credit certificate for {year.label}",
+                    "See my certificate",
                 )
             )
     return steps

@@ -1,10 +1,8 @@
 from celery import shared_task
 
-from payments.services import (
-    checkouts_reconcile,
-    free_lunch_waivers_open,
-    payment_reminders_send,
-)
+from payments.services.checkout import checkouts_reconcile
+from payments.services.reminders import payment_reminders_send
+from payments.services.waivers import free_lunch_waivers_open
 
 
 @shared_task(acks_late=True)

@@ -15,16 +15,18 @@ from django_ratelimit.decorators import ratelimit
 from payments.forms import ParentLookupForm, WaiverRequestForm, YearChoiceForm
 from payments.models import CheckoutSession
 from payments.selectors import FeeState, payment_of_student, year_account, year_accounts
-from payments.services import (
+from payments.services.checkout import (
     HANDLED_EVENTS,
     AlreadyPaid,
-    PaymentRefused,
     card_payment_choice,
     checkout_fulfil,
     checkout_start,
-    free_lunch_waivers_open,
     processing_note,
     stripe_event_process,
+)
+from payments.services.ledger import PaymentRefused
+from payments.services.waivers import (
+    free_lunch_waivers_open,
     waiver_request,
     waiver_request_refusal,
 )

@@ -10,12 +10,12 @@ from django.db.models import Count
 
 from articulations.models import Class
 from articulations.selectors import current_school_year
-from credit_lists.exporters import COLUMNS
+from credit_lists.exporters import HEADER
 from credit_lists.models import ExportBatch
 from grading.models import Credit
 from grading.services.teaching import grade_set_by_staff
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from registration.models import Registration
 from registration.services import class_terms, registration_create
 from sers.demo import DEMO_PASSWORD, demo_load
@@ -97,11 +97,11 @@ def test_the_demo_registrar_downloads_new_credits_then_nothing_new(page):
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
 
     first = download_csv(page)
-    assert first[0] == COLUMNS
+    assert first[0] == HEADER
     assert [row[0] for row in first[1:]] == [student.sers_id]
 
     second = download_csv(page)
-    assert second == [COLUMNS]
+    assert second == [HEADER]
 
     page.reload()
     batches = page.get_by_test_id("batch-row")

@@ -17,8 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from articulations.tests.factories import CollegeFactory
 from credit_lists.exporters import (
     COLUMNS,
+    HEADER,
     CollegeCreditExporter,
+    Column,
     CreditFilters,
+    CsvWriter,
+    _concat,
+    _guarded,
+    csv_chunks,
     safe_cell,
     write_xlsx,
 )
@@ -66,7 +72,7 @@ def test_the_csv_has_the_columns_in_order_and_the_students_row():
 
     header, row = rows_of(download(college))
 
-    assert header == COLUMNS
+    assert header == HEADER
     student = credit.student
     assert row[0] == student.sers_id
     assert row[1] == "'=cmd|' /C calc'!A0"
@@ -189,7 +195,7 @@ def test_xlsx_cells_keep_awkward_text_and_drop_what_xml_cannot_hold(tmp_path):
     assert sheet.title == "Credits"
     assert sheet.freeze_panes == "A2"  # the header stays in view
     header, row = sheet.iter_rows(values_only=True)
-    assert list(header) == COLUMNS
+    assert list(header) == HEADER
     assert row[1] == "  O'Brien & <Sons> "
     assert row[2] == "Zoë 😀"
     assert row[3] == "tab\tand a bell"
@@ -290,8 +296,6 @@ def test_the_command_line_refuses_an_unknown_college_or_a_bad_year(tmp_path):
 
 
 def test_copy_and_python_write_the_same_bytes_for_awkward_cells():
-    from credit_lists.exporters import CsvWriter, csv_chunks
-
     college = CollegeFactory()
     awkward = [
         {"legal_last_name": "=1+1", "legal_first_name": "-Ana", "legal_middle_name": "\rR"},
@@ -310,3 +314,44 @@ def test_copy_and_python_write_the_same_bytes_for_awkward_cells():
     assert by_copy == by_python
     assert copy_writer.row_count == python_writer.row_count == 4
     assert copy_writer.digest.hexdigest() == hashlib.sha256(by_copy).hexdigest()
+
+
+def test_a_column_added_to_columns_reaches_the_header_the_copy_the_python_rows_and_xlsx(
+    monkeypatch, tmp_path
+):
+    college = CollegeFactory(name="=Bellevue College")
+    credit = earned_credit(college=college)
+    added = (
+        Column("College", "college__name", width=30),  # the defaults: the field, guarded
+        Column(
+            "Course and grade",
+            ("college_course", "grade"),
+            width=9,
+            python=lambda course, grade: f"{course}: {grade}",
+            sql=lambda course, grade: _guarded(_concat(course, ": ", grade)),
+        ),
+    )
+    monkeypatch.setattr("credit_lists.exporters.COLUMNS", (*COLUMNS, *added))
+    exporter = CollegeCreditExporter(CreditFilters(college_id=college.pk))
+    path = tmp_path / "credits.xlsx"
+
+    by_python = b"".join(csv_chunks(exporter, CsvWriter(), use_copy=False))
+    by_copy = b"".join(csv_chunks(exporter, CsvWriter(), use_copy=True))
+    write_xlsx(exporter, path)
+
+    assert by_copy == by_python
+    header, row = rows_of(by_copy)
+    assert header == exporter.header() == [*HEADER, "College", "Course and grade"]
+    assert row[-2:] == ["'=Bellevue College", f"{credit.college_course}: A"]
+    sheet = openpyxl.load_workbook(path).active
+    xlsx_header, xlsx_row = sheet.iter_rows(values_only=True)
+    assert list(xlsx_header) == header
+    assert list(xlsx_row[-2:]) == row[-2:]
+    assert sheet.column_dimensions["R"].width == 9
+
+
+def test_a_column_with_its_own_python_cell_needs_its_own_sql_too():
+    with pytest.raises(ValueError, match="needs the sql="):
+        Column("Year", "school_year_id", width=8, python=str)
+    with pytest.raises(ValueError, match="needs python="):
+        Column("Teacher", ("first_name", "last_name"), width=8)

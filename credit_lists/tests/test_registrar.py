@@ -28,14 +28,14 @@ from articulations.tests.factories import (
     UserFactory,
 )
 from credit_lists import views
-from credit_lists.exporters import COLUMNS, CollegeCreditExporter, CreditFilters
+from credit_lists.exporters import HEADER, CollegeCreditExporter, CreditFilters
 from credit_lists.models import ExportBatch, Registrar
 from credit_lists.services import export_csv_stream
 from credit_lists.tasks import export_xlsx_start
 from grading.models import Credit
 from grading.services.teaching import grade_set_by_staff
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from payments.tests.helpers import FEBRUARY, registered_student
 from registration.models import Registration
 from registration.tests.helpers import at, earned_credit
@@ -143,7 +143,7 @@ def test_naming_another_colleges_school_or_course_finds_nothing(
         assert sers_ids(response) == set()
 
         rows = read_csv(download(registrar_client, query))
-        assert rows == [COLUMNS]
+        assert rows == [HEADER]
     # Even their college's id in the request changes nothing: the college is the registrar's.
     response = registrar_client.get(PAGE, {"college": other_college.pk, "college_id": 1})
     assert response.context["counts"]["total"] == 1
@@ -315,9 +315,9 @@ def test_csv_download_columns_dates_formula_guard_and_its_batch(registrar_client
     body = b"".join(response.streaming_content)
 
     header, *rows = read_csv(body)
-    assert header == COLUMNS
+    assert header == HEADER
     (row,) = rows
-    values = dict(zip(COLUMNS, row, strict=True))
+    values = dict(zip(HEADER, row, strict=True))
     assert values["SERS ID"] == credit.student.sers_id
     assert values["Last name"] == "Lopez"
     assert values["First name"] == "'=HYPERLINK(1)"
@@ -364,7 +364,7 @@ def test_not_yet_exported_across_batches(registrar_client, college):
     third = read_csv(download(registrar_client, {"new_only": "on"}))
 
     assert len(first) == 1 + 3
-    assert second == [COLUMNS]
+    assert second == [HEADER]
     assert [row[0] for row in third[1:]] == [newcomer.student.sers_id]
     first_batch, second_batch, third_batch = ExportBatch.objects.order_by("pk")
     assert [first_batch.row_count, second_batch.row_count, third_batch.row_count] == [3, 0, 1]
@@ -466,14 +466,14 @@ def test_excel_file_is_prepared_then_downloaded_with_the_same_rows_as_the_csv(
         for row in workbook.active.iter_rows(values_only=True)
     ]
     workbook.close()
-    credits_column = COLUMNS.index("Credits")
+    credits_column = HEADER.index("Credits")
     for row in xlsx_rows[1:]:
         # A number in the sheet (5.0), text in the CSV (5).
         row[credits_column] = format(Decimal(row[credits_column]).normalize(), "f")
     assert Credit.objects.filter(exported_batch=batch).count() == 2
     # The CSV of the same filters, downloaded afterwards, has the same rows.
     assert xlsx_rows == read_csv(download(registrar_client, {"year": 2026}))
-    assert xlsx_rows[1][COLUMNS.index("First name")] == "'@SUM(A1)"
+    assert xlsx_rows[1][HEADER.index("First name")] == "'@SUM(A1)"
 
 
 def test_an_excel_file_being_prepared_shows_its_progress_and_refreshes(registrar_client, college):
@@ -560,7 +560,7 @@ def test_admin_exports_selected_credits_as_csv(admin_client, college, other_coll
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     body = b"".join(response.streaming_content)
     header, *rows = read_csv(body)
-    assert header == COLUMNS
+    assert header == HEADER
     assert sorted(row[0] for row in rows) == sorted([chosen.student.sers_id, also.student.sers_id])
     batch = ExportBatch.objects.get()
     assert batch.via == "admin"

@@ -7,7 +7,7 @@ from django.db.models import Count
 from articulations.models import Class
 from articulations.selectors import current_school_year
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from registration.services import class_terms, registration_create
 from sers.demo import DEMO_PASSWORD, demo_load
 from sers.formatting import long_date

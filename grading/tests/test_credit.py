@@ -19,7 +19,8 @@ from grading.services.teaching import (
     roster_save,
 )
 from payments.models import Payment, Waiver
-from payments.services import payment_record_offline, waiver_grant, waiver_request
+from payments.services.offline import payment_record_offline
+from payments.services.waivers import waiver_grant, waiver_request
 from payments.tests.helpers import FEBRUARY, registered_student
 from registration.models import Registration
 from registration.services import RegistrationRefused

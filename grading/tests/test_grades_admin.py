@@ -15,7 +15,7 @@ from grading.models import Credit
 from grading.selectors import StudentStatus
 from grading.services.teaching import grade_set_by_staff
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from payments.tests.helpers import FEBRUARY, registered_student
 from registration.models import Registration
 from registration.services import registration_delete_by_staff

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from articulations.tests.factories import TeacherFactory, UserFactory
 from grading.models import Credit
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from registration.models import Registration
 from registration.services import (
     class_terms,

@@ -1,7 +1,7 @@
 """Payments test helpers: a registered student, a card page, a signed event."""
 
 from payments.models import CheckoutSession
-from payments.services import checkout_start
+from payments.services.checkout import checkout_start
 from registration.services import registration_create
 from registration.tests.helpers import at, one_college_class, student_at
 

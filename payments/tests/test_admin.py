@@ -26,7 +26,8 @@ from payments.models import (
     Waiver,
 )
 from payments.selectors import FeeState, year_account
-from payments.services import payment_record_offline, waiver_grant, waiver_request
+from payments.services.offline import payment_record_offline
+from payments.services.waivers import waiver_grant, waiver_request
 from registration.models import Registration
 from registration.services import registration_create
 from registration.tests.factories import StudentFactory

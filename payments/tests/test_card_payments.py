@@ -13,7 +13,7 @@ from django.core import mail
 from outbox.models import OutboxEmail
 from payments.models import CheckoutSession, Payment, StripeEvent, StripeWebhookFailure
 from payments.selectors import FeeState, year_account
-from payments.services import stripe_event_process
+from payments.services.checkout import stripe_event_process
 from payments.tests.helpers import FEBRUARY, open_checkout, post_signed, registered_student
 from registration.tests.helpers import at
 

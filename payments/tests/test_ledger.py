@@ -18,11 +18,10 @@ from payments.selectors import (
     year_account,
     year_accounts,
 )
-from payments.services import (
-    PaymentRefused,
-    card_payment_refusal,
-    payment_record_offline,
-    student_year_get_or_create,
+from payments.services.checkout import card_payment_refusal
+from payments.services.ledger import PaymentRefused, student_year_get_or_create
+from payments.services.offline import payment_record_offline
+from payments.services.waivers import (
     waiver_deny,
     waiver_grant,
     waiver_request,

@@ -18,12 +18,9 @@ from django.test.utils import CaptureQueriesContext
 from outbox.models import OutboxEmail
 from payments.models import CheckoutSession, Payment, Waiver
 from payments.selectors import FeeState, year_account
-from payments.services import (
-    PaymentRefused,
-    checkouts_reconcile,
-    stripe_event_process,
-    waiver_grant,
-)
+from payments.services.checkout import checkouts_reconcile, stripe_event_process
+from payments.services.ledger import PaymentRefused
+from payments.services.waivers import waiver_grant
 from payments.tests.helpers import FEBRUARY, open_checkout, post_signed, registered_student
 from registration.services import (
     prior_year_request_approve,
@@ -275,9 +272,10 @@ def test_a_check_recorded_while_stripe_opens_the_page_is_not_blocked_and_the_pag
     assert "Pay $50.00 by card" in fees_page(client, student)
     # The office records the mailed check just while Stripe is opening the card page. If the
     # year's row were locked during the call to Stripe, the office would wait (and time out).
-    import payments.services as services
+    # checkout_start asks Stripe through the client its own module looks up.
+    import payments.services.checkout as checkout_services
 
-    real_client = services.stripe_client
+    real_client = checkout_services.stripe_client
     office = {}
 
     def stripe_client_with_office_at_work():
@@ -300,7 +298,7 @@ def test_a_check_recorded_while_stripe_opens_the_page_is_not_blocked_and_the_pag
         stripe_client.v1.checkout.sessions.create = create_while_the_office_records_a_check
         return stripe_client
 
-    monkeypatch.setattr(services, "stripe_client", stripe_client_with_office_at_work)
+    monkeypatch.setattr(checkout_services, "stripe_client", stripe_client_with_office_at_work)
 
     response = client.post(
         "/payments/checkout/", {"consortium": consortium.pk, "year": 2026}, follow=True
@@ -446,7 +444,7 @@ def test_the_success_page_after_a_bank_transfer_says_since_when_and_what_happens
 def test_waiver_emails_on_a_paid_year_say_the_money_stays_and_nothing_is_owed(
     client, stripe_settings, admin_user, django_capture_on_commit_callbacks
 ):
-    from payments.services import waiver_deny
+    from payments.services.waivers import waiver_deny
     from payments.tests.test_ledger import record_check
 
     granted_student, granted_consortium = registered_student(free_reduced_lunch=True)

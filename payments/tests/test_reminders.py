@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from articulations.models import ConsortiumYear
-from payments.services import payment_reminders_send
+from payments.services.reminders import payment_reminders_send
 from payments.tests.helpers import registered_student
 from payments.tests.test_ledger import record_check
 from registration.models import Registration

@@ -18,7 +18,7 @@ import pytest
 from outbox.models import OutboxEmail
 from payments.models import CheckoutSession, Payment, StripeEvent
 from payments.selectors import FeeState, year_account
-from payments.services import checkout_start
+from payments.services.checkout import checkout_start
 from payments.tests.helpers import FEBRUARY, registered_student
 from payments.tests.relay import TcpRelay
 from registration.tests.helpers import at

@@ -10,7 +10,7 @@ from django.core import mail
 
 from articulations.models import ConsortiumYear
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from registration.models import Registration
 from registration.services import (
     prior_year_request_approve,

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from payments.models import Payment
-from payments.services import payment_record_offline
+from payments.services.offline import payment_record_offline
 from registration.models import PriorYearRequest, Registration
 from registration.services import registration_create
 from registration.tests.helpers import at, one_college_class, student_at, two_college_class
