@@ -1,38 +1,17 @@
 """A student's SERS ID is theirs for good: accounts are closed, never deleted, and an ID is
 never given out again."""
 
-import datetime as dt
-
 import pytest
 
 from articulations.tests.factories import SchoolFactory
 from registration.tests.factories import StudentFactory
 from students import services
 from students.models import Student
+from students.tests.helpers import sign_up
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/students/student/"
-
-
-def sign_up(school, username):
-    return services.student_create(
-        username=username,
-        password="orca-kayak-sunrise",
-        email="family@example.org",
-        legal_first_name="Sam",
-        legal_middle_name="",
-        legal_last_name="Rivera",
-        date_of_birth=dt.date(2010, 1, 1),
-        expected_graduation_year=2028,
-        school=school,
-        street="1 Main St",
-        city="Bellevue",
-        state="WA",
-        zip_code="98007",
-        phone="425-555-0100",
-        free_reduced_lunch=False,
-    )
 
 
 def test_the_id_of_a_removed_student_is_never_given_to_another(monkeypatch):

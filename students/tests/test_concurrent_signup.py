@@ -1,6 +1,5 @@
 """SERS IDs stay unique when many students sign up at the same moment (PostgreSQL)."""
 
-import datetime as dt
 import random
 import threading
 
@@ -11,31 +10,12 @@ from articulations.tests.factories import SchoolFactory
 from sers.sers_id import format_sers_id
 from students import services
 from students.models import Student
+from students.tests.helpers import sign_up
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 8
 SIGNUPS_PER_THREAD = 5
-
-
-def sign_up(school, username):
-    return services.student_create(
-        username=username,
-        password="orca-kayak-sunrise",
-        email="family@example.org",
-        legal_first_name="Sam",
-        legal_middle_name="",
-        legal_last_name=username,
-        date_of_birth=dt.date(2010, 1, 1),
-        expected_graduation_year=2028,
-        school=school,
-        street="1 Main St",
-        city="Bellevue",
-        state="WA",
-        zip_code="98007",
-        phone="425-555-0100",
-        free_reduced_lunch=False,
-    )
 
 
 def run_concurrently(work):
