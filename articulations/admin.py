@@ -31,6 +31,7 @@ from articulations.models import (
 from articulations.resources import ArticulationResource, ClassResource, validity_problem
 from articulations.school_year import local_today
 from articulations.services import class_offer_problems
+from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
 
 SCHOOL_YEAR_SEARCH = re.compile(r"^(\d{4})(-\d{2})?$")
 
@@ -433,8 +434,34 @@ class ApprovalFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TeacherInviteForm(InviteForm):
+    """A new teacher: their login is made from the name and school email, then invited."""
+
+    class Meta:
+        model = Teacher
+        fields = ["schools", "approved_on", "approval_expires_on"]
+        labels = {"approved_on": "Active from", "approval_expires_on": "Active to"}
+        help_texts = {
+            "approved_on": "Empty: not approved yet; they see their classes once approved.",
+            "approval_expires_on": "Empty: no end date. After it they cannot post grades.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "School email"
+
+    def clean(self):
+        cleaned_data = super().clean()
+        starts, ends = cleaned_data.get("approved_on"), cleaned_data.get("approval_expires_on")
+        if ends and not starts:
+            self.add_error("approved_on", "Enter the day they are active from, or no end date.")
+        elif starts and ends and ends < starts:
+            self.add_error("approval_expires_on", "Enter an end on or after the day they start.")
+        return cleaned_data
+
+
 @admin.register(Teacher)
-class TeacherAdmin(admin.ModelAdmin):
+class TeacherAdmin(InvitationAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "username",
@@ -444,14 +471,30 @@ class TeacherAdmin(admin.ModelAdmin):
         "approved_on",
         "approval_expires_on",
         "approved_by",
+        "activated",
     ]
-    list_filter = [ApprovalFilter, "schools__consortium", "schools__district"]
+    list_filter = [ApprovalFilter, ActivatedFilter, "schools__consortium", "schools__district"]
     list_select_related = ["user", "approved_by"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
     autocomplete_fields = ["user", "schools"]
     # Set from whoever approves, here or with the list action.
     readonly_fields = ["approved_by"]
-    actions = ["approve"]
+    actions = ["approve", "resend_invitation"]
+    # Adding a teacher makes their login and emails them the invitation (invitations/).
+    invitation_role = "teacher"
+    add_form = TeacherInviteForm
+    add_fieldsets = [
+        (
+            None,
+            {
+                "description": "SERS makes the teacher's login (the username is the school "
+                "email) and emails them a link to choose a password. Until they do, they "
+                "cannot log in.",
+                "fields": [("first_name", "last_name"), "email", "schools"],
+            },
+        ),
+        ("Approval", {"fields": [("approved_on", "approval_expires_on")]}),
+    ]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related(*self.list_select_related)
@@ -482,8 +525,12 @@ class TeacherAdmin(admin.ModelAdmin):
             return "expired"
         return "not approved"
 
+    def get_changeform_initial_data(self, request):
+        # Only the add page reads it: a new teacher is active from today unless staff say so.
+        return {"approved_on": local_today(), **super().get_changeform_initial_data(request)}
+
     def save_model(self, request, obj, form, change):
-        if "approved_on" in form.changed_data:
+        if not change or "approved_on" in form.changed_data:
             obj.approved_by = request.user if obj.approved_on else None
         super().save_model(request, obj, form, change)
 

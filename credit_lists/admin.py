@@ -19,10 +19,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from articulations.school_year import school_year_label
 from credit_lists.downloads import batch_file_download, csv_download
 from credit_lists.exporters import CreditFilters, StaffCreditExporter
-from credit_lists.models import ExportBatch
+from credit_lists.models import ExportBatch, Registrar
 from credit_lists.selectors import batch_lines
 from grading.admin import TeacherFilter
 from grading.models import Credit
+from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
 from sers.admin_tools import HistoryLookOnlyMixin
 from students.admin import SersIdSearchMixin
 
@@ -232,3 +233,65 @@ class CreditAdmin(SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin):
     )
     def teacher(self, credit):
         return credit.registration.course_class.teacher.name
+
+
+# --- Registrars ----------------------------------------------------------------------------------
+
+
+class RegistrarInviteForm(InviteForm):
+    """A new registrar: their login is made from the name and email, then invited."""
+
+    class Meta:
+        model = Registrar
+        fields = ["college"]
+
+
+@admin.register(Registrar)
+class RegistrarAdmin(InvitationAdminMixin, admin.ModelAdmin):
+    """College registrars: each sees and exports the earned credit of one college."""
+
+    list_display = ["name", "username", "email", "college", "activated"]
+    list_filter = [ActivatedFilter, ("college", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["user", "college"]
+    search_fields = [
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "user__email",
+        "college__name",
+        "college__code",
+    ]
+    search_help_text = "Name, username, email, college or college code."
+    autocomplete_fields = ["user", "college"]
+    fields = ["user", "college"]
+    actions = ["resend_invitation"]
+    # Adding a registrar makes their login and emails them the invitation (invitations/).
+    invitation_role = "registrar"
+    add_form = RegistrarInviteForm
+    add_fieldsets = [
+        (
+            None,
+            {
+                "description": "SERS makes the registrar's login (the username is the email) "
+                "and emails them a link to choose a password. Until they do, they cannot log "
+                "in. A registrar sees only the credit earned at their college.",
+                "fields": [("first_name", "last_name"), "email", "college"],
+            },
+        )
+    ]
+
+    def get_queryset(self, request):
+        # Also for the resend action, which names each row (its user and college) in the history.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    @admin.display(description="name", ordering="user__last_name")
+    def name(self, registrar):
+        return registrar.user.get_full_name() or registrar.user.get_username()
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, registrar):
+        return registrar.user.get_username()
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, registrar):
+        return registrar.user.email

@@ -28,6 +28,8 @@ from articulations.models import (
 )
 from articulations.selectors import current_school_year
 from credit_lists.models import Registrar
+from district.models import DistrictStaff
+from district.services import district_staff_save
 from sers import demo_catalog as catalog
 from students.models import Student, graduation_year_for
 from students.services import student_insert_with_new_sers_id
@@ -40,6 +42,7 @@ class Roles:
     STUDENT = "Students"
     TEACHER = "Teachers"
     REGISTRAR = "College registrars"
+    DISTRICT = "District and school staff"
     STAFF = "Consortium staff"
 
 
@@ -56,6 +59,7 @@ DEMO_ACCOUNTS = [
     (Roles.STUDENT, "student", "Maya", "Lopez", "/accounts/profile/", False),
     (Roles.TEACHER, "teacher", "Daniel", "Kim", "/teacher/", False),
     (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/registrar/", False),
+    (Roles.DISTRICT, "district", "Alex", "Morgan", "/district/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
 ]
 
@@ -168,6 +172,7 @@ def _load_catalog() -> None:
     _load_teachers_and_classes(schools, last_year)
     _load_student(schools["Bellevue High School"], school_year)
     _load_registrar(colleges["BC"])
+    _load_district_staff(schools["Bellevue High School"].district)
 
 
 def _load_student(school: School, school_year: SchoolYear) -> None:
@@ -244,3 +249,10 @@ def _load_registrar(college: College) -> None:
     Registrar.objects.get_or_create(
         user=get_user_model().objects.get(username="registrar"), defaults={"college": college}
     )
+
+
+def _load_district_staff(district: SchoolDistrict) -> None:
+    """The demo counselor looks up the students of the demo student's district."""
+    user = get_user_model().objects.get(username="district")
+    if not DistrictStaff.objects.filter(user=user).exists():
+        district_staff_save(user=user, district=district)

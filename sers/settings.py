@@ -77,11 +77,13 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "sers",
     "outbox",
+    "invitations",
     "articulations",
     "students",
     "registration",
     "grading",
     "credit_lists",
+    "district",
     "payments",
 ]
 

@@ -9,12 +9,15 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("articulations/", include("articulations.urls")),
+    # Consortium staff invite teachers, registrars and district staff: the link to choose a password.
+    path("accounts/invitation/", include("invitations.urls")),
     path("accounts/", include("students.urls")),
     # The student's classes followed to credit (/registrations/) and teachers' rosters.
     path("", include("grading.urls")),
     path("registrations/", include("registration.urls")),
     path("registrar/", include("credit_lists.urls")),
     path("payments/", include("payments.urls")),
+    path("district/", include("district.urls")),
     path("accounts/login/", students_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

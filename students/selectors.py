@@ -25,6 +25,7 @@ LANDINGS = [
     ("student", "grading:registrations"),
     ("teacher", "grading:teacher_classes"),
     ("registrar", "credit_lists:registrar"),
+    ("district_staff", "district:home"),
 ]
 
 

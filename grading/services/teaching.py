@@ -34,13 +34,17 @@ class RosterEntry:
 def roster_save(*, teacher: Teacher, course_class: Class, entries: list[RosterEntry]) -> int:
     """Save the teacher's roster in one go; how many registrations changed.
 
-    Only the class's own teacher, and only until the school year's grading
-    deadline; staff change grades after it in the admin.
+    Only the class's own teacher, only while they are approved (an ended approval posts
+    nothing, whichever page asks), and only until the school year's grading deadline;
+    staff change grades after it in the admin.
     """
     if course_class.teacher_id != teacher.pk:
         raise RegistrationRefused("This is not one of your classes.")
     terms = class_terms(course_class)
-    if not terms.grading_is_open():
+    today = terms.today()
+    if not teacher.is_approved_on(today):
+        raise RegistrationRefused(_not_approved_reason(teacher, today))
+    if not terms.grading_is_open(today):
         raise RegistrationRefused(
             f"Grades for {terms.label} closed on {long_date(terms.grading_deadline)}. "
             f"Email {settings.SERS_CONTACT['email']} to change a grade."
@@ -64,6 +68,20 @@ def roster_save(*, teacher: Teacher, course_class: Class, entries: list[RosterEn
             ):
                 changed += 1
     return changed
+
+
+def _not_approved_reason(teacher: Teacher, today) -> str:
+    contact = settings.SERS_CONTACT["email"]
+    if teacher.approved_on and teacher.approval_expires_on and teacher.approval_expires_on < today:
+        return (
+            f"Your approval as a CTE Dual Credit teacher ended on "
+            f"{long_date(teacher.approval_expires_on)}, so you cannot post grades. "
+            f"Email {contact} to be approved again."
+        )
+    return (
+        "Your teacher account waits for the consortium office's approval, so you cannot post "
+        f"grades yet. Email {contact} to ask about it."
+    )
 
 
 def grade_set_by_staff(

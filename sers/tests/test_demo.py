@@ -21,6 +21,7 @@ from articulations.models import (
 from articulations.school_year import WindowState
 from articulations.selectors import current_terms
 from articulations.services import class_offer_problems
+from district.models import DistrictStaff
 from sers.demo import DEMO_PASSWORD, demo_load
 from students.models import Student
 
@@ -41,6 +42,7 @@ def test_demo_gives_one_login_per_role_and_each_login_works(client):
         "Students",
         "Teachers",
         "College registrars",
+        "District and school staff",
         "Consortium staff",
     }
     for login in logins:
@@ -58,9 +60,9 @@ def test_loading_the_demo_twice_changes_nothing(client):
 
     assert (
         get_user_model()
-        .objects.filter(username__in=["student", "teacher", "registrar", "staff"])
+        .objects.filter(username__in=["student", "teacher", "registrar", "district", "staff"])
         .count()
-        == 4
+        == 5
     )
     assert not logs_in(client, "student", DEMO_PASSWORD)
     assert logs_in(client, "student", "changed-by-the-student-1")
@@ -71,8 +73,9 @@ def test_the_command_prints_the_logins(capsys):
         call_command("load_demo")
 
     out = capsys.readouterr().out
-    for username in ("student", "teacher", "registrar", "staff"):
+    for username in ("student", "teacher", "registrar", "district", "staff"):
         assert username in out
+    assert "/district/" in out
     assert DEMO_PASSWORD in out
 
 
@@ -139,3 +142,20 @@ def test_the_demo_student_has_a_sers_id_and_a_profile(client):
     page = client.get("/accounts/profile/").content.decode()
 
     assert Student.objects.get(user__username="student").sers_id in page
+
+
+def test_the_demo_district_login_finds_the_demo_student_of_its_district(client):
+    demo_load()
+    demo_load()  # again: still one staff record, for the same district
+    staff = DistrictStaff.objects.get(user__username="district")
+    student = Student.objects.get(user__username="student")
+    assert staff.district == student.school.district
+    assert staff.district.consortium.name == "PNW College Credit"
+    assert not staff.schools.exists(), "the whole district"
+    client.post("/accounts/login/", {"username": "district", "password": DEMO_PASSWORD})
+
+    response = client.get("/district/search/", {"q": student.sers_id.lower()}, follow=True)
+
+    assert response.status_code == 200
+    assert student.sers_id in response.content.decode()
+    assert student.user.username in response.content.decode()

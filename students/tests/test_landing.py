@@ -2,8 +2,14 @@
 
 import pytest
 
-from articulations.tests.factories import CollegeFactory, TeacherFactory, UserFactory
+from articulations.tests.factories import (
+    CollegeFactory,
+    SchoolDistrictFactory,
+    TeacherFactory,
+    UserFactory,
+)
 from credit_lists.models import Registrar
+from district.models import DistrictStaff
 from registration.tests.factories import StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +36,12 @@ def test_a_student_lands_on_what_to_do_next(client):
 
 @pytest.mark.parametrize(
     ("role", "landing"),
-    [("teacher", "/teacher/"), ("registrar", "/registrar/"), ("staff", "/admin/")],
+    [
+        ("teacher", "/teacher/"),
+        ("registrar", "/registrar/"),
+        ("district", "/district/"),
+        ("staff", "/admin/"),
+    ],
 )
 def test_every_other_role_lands_where_its_work_is(client, role, landing):
     user = UserFactory()
@@ -38,6 +49,8 @@ def test_every_other_role_lands_where_its_work_is(client, role, landing):
         TeacherFactory(user=user)
     elif role == "registrar":
         Registrar.objects.create(user=user, college=CollegeFactory())
+    elif role == "district":
+        DistrictStaff.objects.create(user=user, district=SchoolDistrictFactory())
     else:
         user.is_staff = True
         user.save()

@@ -1,0 +1,116 @@
+"""District and school staff in the admin, and the log of their look-ups (read-only).
+
+Consortium staff make a user district or school staff here: the district, and optionally
+some of its schools (none: the whole district). The access log is the record of who looked
+at which student's record, when and on which page: staff read and filter it, nobody edits
+or deletes a row.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from district.models import DistrictStaff, StudentLookup
+from district.services import schools_outside_district_refusal
+from students.admin import SersIdSearchMixin
+
+
+class DistrictStaffForm(forms.ModelForm):
+    class Meta:
+        model = DistrictStaff
+        fields = ["user", "district", "schools"]
+
+    def clean(self):
+        cleaned = super().clean()
+        refusal = schools_outside_district_refusal(
+            cleaned.get("district"), cleaned.get("schools") or []
+        )
+        if refusal:
+            self.add_error("schools", refusal)
+        return cleaned
+
+
+@admin.register(DistrictStaff)
+class DistrictStaffAdmin(admin.ModelAdmin):
+    form = DistrictStaffForm
+    list_display = ["name", "username", "email", "district", "sees", "lookups"]
+    list_filter = ["district__consortium", "district"]
+    list_select_related = ["user", "district"]
+    search_fields = [
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "user__email",
+        "district__name",
+        "schools__name",
+    ]
+    search_help_text = "Username, name, email, district or school."
+    autocomplete_fields = ["user", "district", "schools"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("schools")
+
+    @admin.display(description="name", ordering="user__last_name")
+    def name(self, staff):
+        return staff.name
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, staff):
+        return staff.user.get_username()
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, staff):
+        return staff.user.email
+
+    @admin.display(description="sees the students of")
+    def sees(self, staff):
+        schools = [school.name for school in staff.schools.all()]
+        return ", ".join(sorted(schools)) if schools else f"Every school of {staff.district}"
+
+    @admin.display(description="look-ups")
+    def lookups(self, staff):
+        url = reverse("admin:district_studentlookup_changelist")
+        return format_html('<a href="{}?user__id__exact={}">Their look-ups</a>', url, staff.user_id)
+
+
+@admin.register(StudentLookup)
+class StudentLookupAdmin(SersIdSearchMixin, admin.ModelAdmin):
+    """Who looked at which student's record, when, on which page: read, never changed."""
+
+    sers_id_lookup = "student__sers_id"
+    list_display = ["looked_up_at", "who", "sers_id", "student_name", "page", "query"]
+    list_filter = [
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "page",
+        "looked_up_at",
+        ("user__district_staff__district", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["user", "student"]
+    search_fields = ["student__legal_last_name", "student__legal_first_name", "user__username"]
+    search_help_text = "SERS ID (any form, like tp3 07 4412), student's name, or staff username."
+    date_hierarchy = "looked_up_at"
+    fields = ["looked_up_at", "user", "student", "page", "query"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The log is the record of who saw a student's record: it stays whole.
+        return False
+
+    @admin.display(description="who", ordering="user__username")
+    def who(self, lookup):
+        return lookup.user.get_full_name() or lookup.user.get_username()
+
+    @admin.display(description="SERS ID", ordering="student__sers_id")
+    def sers_id(self, lookup):
+        return lookup.student.sers_id
+
+    @admin.display(description="student", ordering="student__legal_last_name")
+    def student_name(self, lookup):
+        return lookup.student.full_name
