@@ -1,9 +1,11 @@
 """District and school staff in the admin, and the log of their look-ups (read-only).
 
-Consortium staff make a user district or school staff here: the district, and optionally
-some of its schools (none: the whole district). The access log is the record of who looked
-at which student's record, when and on which page: staff read and filter it, nobody edits
-or deletes a row.
+Consortium staff add a district or school staff member here: their name and email, the
+district, and optionally some of its schools (none: the whole district). SERS makes the login
+and emails the invitation to choose a password (``invitations.admin_tools``), as for teachers
+and registrars; the change page moves an existing login to another district or other schools.
+The access log is the record of who looked at which student's record, when and on which page:
+staff read and filter it, nobody edits or deletes a row.
 """
 
 from django import forms
@@ -13,13 +15,12 @@ from django.utils.html import format_html
 
 from district.models import DistrictStaff, StudentLookup
 from district.services import schools_outside_district_refusal
+from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
 from students.admin import SersIdSearchMixin
 
 
-class DistrictStaffForm(forms.ModelForm):
-    class Meta:
-        model = DistrictStaff
-        fields = ["user", "district", "schools"]
+class SchoolsOfTheDistrictCheck:
+    """Refuses, on the schools field, a school of another district (``district.services``)."""
 
     def clean(self):
         cleaned = super().clean()
@@ -31,11 +32,27 @@ class DistrictStaffForm(forms.ModelForm):
         return cleaned
 
 
+class DistrictStaffForm(SchoolsOfTheDistrictCheck, forms.ModelForm):
+    """The change page: an existing login, its district and schools."""
+
+    class Meta:
+        model = DistrictStaff
+        fields = ["user", "district", "schools"]
+
+
+class DistrictStaffInviteForm(SchoolsOfTheDistrictCheck, InviteForm):
+    """A new staff member: their login is made from the name and email, then invited."""
+
+    class Meta:
+        model = DistrictStaff
+        fields = ["district", "schools"]
+
+
 @admin.register(DistrictStaff)
-class DistrictStaffAdmin(admin.ModelAdmin):
+class DistrictStaffAdmin(InvitationAdminMixin, admin.ModelAdmin):
     form = DistrictStaffForm
-    list_display = ["name", "username", "email", "district", "sees", "lookups"]
-    list_filter = ["district__consortium", "district"]
+    list_display = ["name", "username", "email", "district", "sees", "activated", "lookups"]
+    list_filter = [ActivatedFilter, "district__consortium", "district"]
     list_select_related = ["user", "district"]
     search_fields = [
         "user__username",
@@ -47,9 +64,28 @@ class DistrictStaffAdmin(admin.ModelAdmin):
     ]
     search_help_text = "Username, name, email, district or school."
     autocomplete_fields = ["user", "district", "schools"]
+    actions = ["resend_invitation"]
+    # Adding a staff member makes their login and emails them the invitation (invitations/).
+    invitation_role = "district"
+    add_form = DistrictStaffInviteForm
+    add_fieldsets = [
+        (
+            None,
+            {
+                "description": "SERS makes the staff member's login (the username is the "
+                "email) and emails them a link to choose a password. Until they do, they "
+                "cannot log in. They see the students of the schools chosen here, or of "
+                "every school of the district when none is chosen.",
+                "fields": [("first_name", "last_name"), "email", "district", "schools"],
+            },
+        )
+    ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("schools")
+        # Selected here, not only in the list: the resend action names each row (its user and
+        # district) in the history.
+        queryset = super().get_queryset(request).select_related(*self.list_select_related)
+        return queryset.prefetch_related("schools")
 
     @admin.display(description="name", ordering="user__last_name")
     def name(self, staff):
