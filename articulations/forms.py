@@ -2,7 +2,14 @@
 
 from django import forms
 
-from articulations.models import CareerCluster, College, School, SchoolDistrict, SchoolYear
+from articulations.models import (
+    CareerCluster,
+    College,
+    Consortium,
+    School,
+    SchoolDistrict,
+    SchoolYear,
+)
 
 ALL_YEARS = "all"
 
@@ -28,6 +35,14 @@ class ArticulationSearchForm(forms.Form):
         max_length=100,
         error_messages={"max_length": "Enter 100 characters or fewer."},
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    consortium = forms.ModelChoiceField(
+        label="Consortium",
+        help_text="SERS serves every CTE Dual Credit consortium in Washington.",
+        queryset=Consortium.objects.all(),
+        required=False,
+        empty_label="Any consortium",
+        error_messages=pick_from_list("a consortium"),
     )
     district = forms.ModelChoiceField(
         label="School district",
@@ -81,6 +96,7 @@ class ArticulationSearchForm(forms.Form):
         year = data["year"]
         return {
             "text": data["q"],
+            "consortium": data["consortium"],
             "district": data["district"],
             "school": data["school"],
             "college": data["college"],

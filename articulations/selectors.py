@@ -107,6 +107,7 @@ def public_articulations() -> QuerySet[Articulation]:
 def articulation_search(
     *,
     text: str = "",
+    consortium: Consortium | None = None,
     district: SchoolDistrict | None = None,
     school: School | None = None,
     college: College | None = None,
@@ -121,6 +122,8 @@ def articulation_search(
     """
     articulations = public_articulations()
     listed_schools = Articulation.schools.through.objects.filter(articulation=OuterRef("pk"))
+    if consortium is not None:
+        articulations = articulations.filter(consortium=consortium)
     if district is not None:
         articulations = articulations.filter(
             Q(district=district) | Exists(listed_schools.filter(school__district=district))

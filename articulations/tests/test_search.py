@@ -132,6 +132,19 @@ def test_school_select_names_the_district_so_that_same_named_schools_differ(clie
     assert "Lincoln High School (Seattle)" in page
 
 
+def test_consortium_filter_finds_only_that_consortiums_articulations(client):
+    seattle_area = ArticulationFactory(hs_course_name="Welding")
+    ArticulationFactory(hs_course_name="Accounting")
+    consortium = seattle_area.consortium
+
+    page = client.get(SEARCH, {"consortium": consortium.pk}).content.decode()
+
+    assert found(search(client, consortium=consortium.pk)) == ["Welding"]
+    assert (
+        f'<option value="{consortium.pk}" selected>{html.escape(consortium.name)}</option>' in page
+    )
+
+
 def test_college_filter(client):
     bellevue = CollegeFactory(name="Bellevue College", code="BC")
     ArticulationFactory(hs_course_name="Accounting", college=bellevue)
