@@ -57,6 +57,28 @@ def test_home_footer_gives_the_consortium_contact(client):
     assert "425-564-6060" in page
 
 
+def test_a_signed_in_student_sees_their_own_consortiums_office_in_the_footer(client):
+    from articulations.tests.factories import ConsortiumFactory, SchoolFactory
+    from registration.tests.factories import StudentFactory
+
+    yakima = ConsortiumFactory(
+        name="Yakima Valley Tech Prep",
+        contact_email="techprep@yvcc.example.org",
+        contact_phone="509-555-0142",
+        mailing_address="Yakima Valley College\nPO Box 22520\nYakima, WA 98907",
+    )
+    student = StudentFactory(school=SchoolFactory(district__consortium=yakima))
+    client.force_login(student.user)
+
+    page = client.get("/").content.decode()
+
+    assert "Yakima Valley Tech Prep" in page
+    assert "techprep@yvcc.example.org" in page
+    assert "509-555-0142" in page
+    assert "PO Box 22520<br>" in page
+    assert "info@PNWcollegecredit.org" not in page
+
+
 def test_home_gives_the_payment_deadline_when_it_differs_from_registrations(client):
     from articulations.models import ConsortiumYear
     from articulations.tests.factories import ConsortiumFactory, SchoolYearFactory
