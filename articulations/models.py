@@ -112,6 +112,19 @@ class Consortium(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def contact(self) -> dict:
+        """The consortium's office, in the shape of settings.SERS_CONTACT: what the footer and
+        every email to its students give as the place to ask."""
+        return {
+            "name": self.name,
+            "address_lines": [
+                line.strip() for line in self.mailing_address.splitlines() if line.strip()
+            ],
+            "email": self.contact_email,
+            "phone": self.contact_phone,
+        }
+
     def clean(self):
         validate_month_day(self.window_opens_month, self.window_opens_day, "Window opens")
         validate_month_day(self.window_closes_month, self.window_closes_day, "Window closes")

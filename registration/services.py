@@ -173,6 +173,7 @@ def _email_registration_confirmed(registration: Registration, terms: YearTerms) 
         template="registration_confirmed",
         context={
             "student": registration.student,
+            "sers_contact": registration.student.contact,
             "registration": registration,
             "course_name": course_class.course_name,
             "teacher": course_class.teacher.name,
@@ -315,6 +316,7 @@ def _email_prior_year_decision(request: PriorYearRequest) -> None:
         template="prior_year_decision",
         context={
             "student": request.student,
+            "sers_contact": request.student.contact,
             "request": request,
             "approved": approved,
             "course_name": course_class.course_name,

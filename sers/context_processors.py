@@ -24,16 +24,4 @@ def contact_for(user) -> dict:
         .order_by("pk")
         .first()
     )
-    return consortium_contact(consortium) if consortium else settings.SERS_CONTACT
-
-
-def consortium_contact(consortium: Consortium) -> dict:
-    """A consortium's office in the shape of settings.SERS_CONTACT."""
-    return {
-        "name": consortium.name,
-        "address_lines": [
-            line.strip() for line in consortium.mailing_address.splitlines() if line.strip()
-        ],
-        "email": consortium.contact_email,
-        "phone": consortium.contact_phone,
-    }
+    return consortium.contact if consortium else settings.SERS_CONTACT

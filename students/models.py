@@ -77,6 +77,11 @@ class Student(models.Model):
         return " ".join(name for name in names if name)
 
     @property
+    def contact(self) -> dict:
+        """The office this student deals with: their high school's consortium's."""
+        return self.school.consortium.contact
+
+    @property
     def mailing_address_lines(self) -> list[str]:
         return [self.street, f"{self.city}, {self.state} {self.zip_code}"]
 

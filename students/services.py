@@ -104,6 +104,7 @@ def student_create(
             context={
                 "student": student,
                 "username": user.get_username(),
+                "sers_contact": student.contact,
                 "profile_url": settings.SITE_URL + reverse("students:profile"),
                 "login_url": settings.SITE_URL + reverse("login"),
             },
@@ -203,6 +204,7 @@ def forgot_login_send(*, email: str) -> int:
             template="forgot_login",
             context={
                 "students": students,
+                "sers_contact": students[0].contact,
                 "login_url": settings.SITE_URL + reverse("login"),
                 "password_reset_url": settings.SITE_URL + reverse("password_reset"),
             },

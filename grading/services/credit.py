@@ -115,6 +115,7 @@ def _email_credit_earned(credit: Credit, registration: Registration) -> None:
         context={
             "student": student,
             "credit": credit,
+            "sers_contact": student.contact,
             "course_name": registration.articulation.hs_course_name,
             "college": credit.college.name,
             "certificate_url": settings.SITE_URL

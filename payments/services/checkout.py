@@ -511,6 +511,7 @@ def _email_payment_failed(checkout: CheckoutSession) -> None:
         context={
             "student": student,
             "checkout": checkout,
+            "sers_contact": checkout.student_year.consortium.contact,
             "school_year": school_year_label(checkout.student_year.school_year_id),
             **pay_links(),
         },

@@ -121,6 +121,7 @@ def _email_receipt(payment: Payment, account: YearAccount) -> None:
         context={
             "student": student,
             "payment": payment,
+            "sers_contact": payment.student_year.consortium.contact,
             "account": account,
             "receipt_url": settings.SITE_URL + reverse("payments:receipt", args=[payment.pk]),
         },

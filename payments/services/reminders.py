@@ -64,6 +64,7 @@ def payment_reminders_send() -> int:
                         "student": student,
                         "terms": terms,
                         "consortium": consortium,
+                        "sers_contact": consortium.contact,
                         "account": account,
                         **pay_links(),
                     },

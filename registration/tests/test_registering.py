@@ -145,6 +145,30 @@ def test_registering_mails_a_confirmation_once(february, django_capture_on_commi
     assert student.sers_id in mail.outbox[0].subject
 
 
+def test_the_confirmation_names_the_students_own_consortium_office(
+    february, django_capture_on_commit_callbacks
+):
+    from articulations.tests.factories import ConsortiumFactory, SchoolFactory
+
+    yakima = ConsortiumFactory(
+        name="Yakima Valley Tech Prep",
+        contact_email="techprep@yvcc.example.org",
+        contact_phone="509-555-0142",
+        mailing_address="Yakima Valley College\nPO Box 22520\nYakima, WA 98907",
+    )
+    course_class = one_college_class(school=SchoolFactory(district__consortium=yakima))
+    student = student_at(course_class.school)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        registration_create(student=student, course_class=course_class)
+
+    [message] = mail.outbox
+    assert "Questions? Contact Yakima Valley Tech Prep" in message.body
+    assert "techprep@yvcc.example.org · 509-555-0142" in message.body
+    assert "PO Box 22520" in message.body
+    assert "PNWcollegecredit" not in message.body
+
+
 def test_withdrawing_is_allowed_until_a_grade_is_posted(february):
     course_class = one_college_class()
     student = student_at(course_class.school)
