@@ -32,6 +32,12 @@ from articulations.resources import ArticulationResource, ClassResource, validit
 from articulations.school_year import local_today
 from articulations.services import class_offer_problems
 from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
+from sers.admin_tools import (
+    ConsortiumScopedAdmin,
+    StatewideListAdmin,
+    is_state_office,
+    staff_consortium_ids,
+)
 
 SCHOOL_YEAR_SEARCH = re.compile(r"^(\d{4})(-\d{2})?$")
 
@@ -41,6 +47,13 @@ class CatalogImportExportAdmin(ImportExportModelAdmin):
 
     import_formats = [CSV]
     export_formats = [CSV]
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        # Consortium staff import only their consortia's rows (resources.SCOPE_LOOKUPS).
+        resource_kwargs = super().get_import_resource_kwargs(request, **kwargs)
+        if not is_state_office(request.user):
+            resource_kwargs["consortium_ids"] = staff_consortium_ids(request.user)
+        return resource_kwargs
 
     def process_result(self, result, request):
         # The confirm step imports the file again. If the catalog changed since the
@@ -59,10 +72,11 @@ class CatalogImportExportAdmin(ImportExportModelAdmin):
         return super().process_result(result, request)
 
 
-class ConsortiumYearInline(admin.TabularInline):
+class ConsortiumYearInline(ConsortiumScopedAdmin, admin.TabularInline):
     """A school year's own dates and fees; used under both the consortium and the year."""
 
     model = ConsortiumYear
+    consortium_lookup = "consortium"
     extra = 0
     autocomplete_fields = ["consortium", "school_year"]
     fields = [
@@ -83,13 +97,17 @@ class ConsortiumYearInline(admin.TabularInline):
 
 
 @admin.register(College)
-class CollegeAdmin(admin.ModelAdmin):
+class CollegeAdmin(StatewideListAdmin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Consortium)
-class ConsortiumAdmin(admin.ModelAdmin):
+class ConsortiumAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+    """Consortium staff see and keep their own consortia; the state office adds consortia and
+    says who their staff are."""
+
+    consortium_lookup = "pk"
     list_display = [
         "name",
         "host_college",
@@ -101,10 +119,19 @@ class ConsortiumAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["host_college"]
     search_fields = ["name"]
-    autocomplete_fields = ["host_college"]
+    autocomplete_fields = ["host_college", "staff"]
     inlines = [ConsortiumYearInline]
     fieldsets = [
         (None, {"fields": ["name", "host_college"]}),
+        (
+            "Staff",
+            {
+                "description": "Staff users who see and keep this consortium's rows in the "
+                "admin. The state office (superusers and the “State office” group) sees "
+                "every consortium's.",
+                "fields": ["staff"],
+            },
+        ),
         ("Contact", {"fields": ["mailing_address", "contact_email", "contact_phone", "time_zone"]}),
         ("Fees", {"fields": ["consortium_fee", "late_fee_per_prior_year"]}),
         (
@@ -121,6 +148,17 @@ class ConsortiumAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        if is_state_office(request.user):
+            return super().get_readonly_fields(request, obj)
+        return [*super().get_readonly_fields(request, obj), "name", "staff"]
+
+    def has_add_permission(self, request):
+        return is_state_office(request.user) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_state_office(request.user) and super().has_delete_permission(request, obj)
+
     @admin.display(description="registration window")
     def window(self, consortium):
         rule = consortium.window_rule
@@ -128,7 +166,7 @@ class ConsortiumAdmin(admin.ModelAdmin):
 
 
 @admin.register(SchoolYear)
-class SchoolYearAdmin(admin.ModelAdmin):
+class SchoolYearAdmin(StatewideListAdmin, admin.ModelAdmin):
     list_display = ["label", "starts_on", "ends_on"]
     search_fields = ["start_year"]
     inlines = [ConsortiumYearInline]
@@ -146,7 +184,8 @@ class SchoolYearAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsortiumYear)
-class ConsortiumYearAdmin(admin.ModelAdmin):
+class ConsortiumYearAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+    consortium_lookup = "consortium"
     list_display = [
         "consortium",
         "school_year",
@@ -164,7 +203,8 @@ class ConsortiumYearAdmin(admin.ModelAdmin):
 
 
 @admin.register(SchoolDistrict)
-class SchoolDistrictAdmin(admin.ModelAdmin):
+class SchoolDistrictAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+    consortium_lookup = "consortium"
     list_display = ["name", "consortium"]
     list_filter = ["consortium"]
     list_select_related = ["consortium"]
@@ -173,7 +213,8 @@ class SchoolDistrictAdmin(admin.ModelAdmin):
 
 
 @admin.register(School)
-class SchoolAdmin(admin.ModelAdmin):
+class SchoolAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+    consortium_lookup = "consortium"
     list_display = ["name", "kind", "district", "consortium"]
     list_filter = ["consortium", "kind", "district"]
     list_select_related = ["district", "consortium"]
@@ -182,7 +223,7 @@ class SchoolAdmin(admin.ModelAdmin):
 
 
 @admin.register(CareerCluster)
-class CareerClusterAdmin(admin.ModelAdmin):
+class CareerClusterAdmin(StatewideListAdmin, admin.ModelAdmin):
     list_display = ["name", "field"]
     list_filter = ["field"]
     search_fields = ["name"]
@@ -237,7 +278,8 @@ class ArticulationAdminForm(forms.ModelForm):
 
 
 @admin.register(Articulation)
-class ArticulationAdmin(CatalogImportExportAdmin):
+class ArticulationAdmin(ConsortiumScopedAdmin, CatalogImportExportAdmin):
+    consortium_lookup = "consortium"
     form = ArticulationAdminForm
     resource_classes = [ArticulationResource]
     list_display = [
@@ -356,7 +398,8 @@ class ClassAdminForm(forms.ModelForm):
 
 
 @admin.register(Class)
-class ClassAdmin(CatalogImportExportAdmin):
+class ClassAdmin(ConsortiumScopedAdmin, CatalogImportExportAdmin):
+    consortium_lookup = "school__consortium"
     form = ClassAdminForm
     resource_classes = [ClassResource]
     list_display = [
@@ -461,7 +504,10 @@ class TeacherInviteForm(InviteForm):
 
 
 @admin.register(Teacher)
-class TeacherAdmin(InvitationAdminMixin, admin.ModelAdmin):
+class TeacherAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.ModelAdmin):
+    # A teacher belongs to the consortia of their schools.
+    consortium_lookup = "schools__consortium"
+    consortium_lookup_spans_many = True
     list_display = [
         "name",
         "username",

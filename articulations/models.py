@@ -89,6 +89,14 @@ class Consortium(models.Model):
     grading_deadline_day = models.PositiveSmallIntegerField(
         default=DEFAULT_WINDOW.grading_deadline.day, validators=DAY
     )
+    # Consortium staff see and change only their consortia's rows in the admin
+    # (sers.admin_tools.ConsortiumScopedAdmin); the state office sees every consortium's.
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="staff_consortia",
+        blank=True,
+        help_text="Staff users who keep this consortium's rows in the admin.",
+    )
 
     class Meta:
         ordering = ["name"]

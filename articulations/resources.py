@@ -58,6 +58,25 @@ def _split(value) -> list[str]:
     return [part.strip() for part in _text(value).split(LIST_SEPARATOR) if part.strip()]
 
 
+# How a looked-up catalog row belongs to a consortium: an import by consortium staff names
+# only their consortia's rows; another's reads as "there is no …", like a missing one.
+SCOPE_LOOKUPS = {
+    "consortium": "pk",
+    "schooldistrict": "consortium",
+    "school": "consortium",
+    "articulation": "consortium",
+    "teacher": "schools__consortium",
+}
+
+
+def _in_scope(queryset, consortium_ids):
+    lookup = SCOPE_LOOKUPS.get(queryset.model._meta.model_name)
+    if consortium_ids is None or lookup is None:
+        return queryset
+    inner = queryset.model._default_manager.filter(**{f"{lookup}__in": consortium_ids})
+    return queryset.filter(pk__in=inner.values("pk"))
+
+
 def _find(queryset, field: str, keys: list[str]) -> dict[str, list]:
     """The rows of ``queryset`` whose ``field`` is one of ``keys`` (any case), by casefolded key."""
     found: dict[str, list] = {}
@@ -90,7 +109,8 @@ class NamedWidget(widgets.ForeignKeyWidget):
         key = _text(value)
         if not key:
             return None
-        found = _find(self.get_queryset(key, row), self.field, [key])
+        queryset = _in_scope(self.get_queryset(key, row), kwargs.get("consortium_ids"))
+        found = _find(queryset, self.field, [key])
         return _one(found, key, self.described_as, self.ambiguous_hint)
 
 
@@ -122,7 +142,7 @@ class SchoolListWidget(widgets.ManyToManyWidget):
         if consortium:
             schools = schools.filter(consortium__name__iexact=consortium)
             described_as = f"school of {consortium} named"
-        found = _find(schools, "name", names)
+        found = _find(_in_scope(schools, kwargs.get("consortium_ids")), "name", names)
         picked, problems = [], []
         for name in names:
             try:
@@ -146,7 +166,8 @@ class IdListWidget(widgets.ManyToManyWidget):
         if not_numbers:
             raise ValueError(f"Ids are numbers separated by “|”, not “{'”, “'.join(not_numbers)}”.")
         ids = [int(key) for key in keys]
-        found = self.model.objects.in_bulk(ids)
+        rows = _in_scope(self.model.objects.all(), kwargs.get("consortium_ids"))
+        found = rows.in_bulk(ids)
         missing = [str(pk) for pk in ids if pk not in found]
         if missing:
             name = self.model._meta.verbose_name
@@ -234,6 +255,11 @@ class CatalogResource(resources.ModelResource):
         # Row-by-row saves, so that many-to-many columns and the class rules apply.
         use_bulk = False
 
+    def __init__(self, consortium_ids: list[int] | None = None, **kwargs):
+        # Set by the admin for consortium staff: the rows a file may name are their consortia's.
+        super().__init__(**kwargs)
+        self.consortium_ids = consortium_ids
+
     def import_data(
         self,
         dataset,
@@ -281,6 +307,7 @@ class CatalogResource(resources.ModelResource):
         return value
 
     def import_instance(self, instance, row, **kwargs):
+        kwargs["consortium_ids"] = self.consortium_ids
         errors = {}
         try:
             super().import_instance(instance, row, **kwargs)

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from articulations.models import College
 from articulations.school_year import school_year_label
 from credit_lists.downloads import batch_file_download, csv_download
 from credit_lists.exporters import CreditFilters, StaffCreditExporter
@@ -24,7 +25,12 @@ from credit_lists.selectors import batch_lines
 from grading.admin import TeacherFilter
 from grading.models import Credit
 from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
-from sers.admin_tools import HistoryLookOnlyMixin
+from sers.admin_tools import (
+    ConsortiumScopedAdmin,
+    HistoryLookOnlyMixin,
+    is_state_office,
+    staff_consortium_ids,
+)
 from students.admin import SersIdSearchMixin
 
 
@@ -41,8 +47,15 @@ def export_selected_credits_csv(modeladmin, request, queryset):
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(admin.ModelAdmin):
-    """Every download of a credit list: who, when, filters, rows and the file's SHA-256."""
+class ExportBatchAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+    """Every download of a credit list: who, when, filters, rows and the file's SHA-256.
+
+    Consortium staff see the batches that staff of their consortia exported here (their
+    consortia's credits); registrars' batches of a whole college are the state office's.
+    """
+
+    consortium_lookup = "requested_by__staff_consortia"
+    consortium_lookup_spans_many = True
 
     list_display = [
         "created_at",
@@ -116,7 +129,7 @@ class ExportBatchAdmin(admin.ModelAdmin):
         """The batch's file again, byte for byte, to staff who may see batches."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        batch = get_object_or_404(ExportBatch.objects.select_related("college"), pk=batch_id)
+        batch = get_object_or_404(self.get_queryset(request).select_related("college"), pk=batch_id)
         college_code = batch.college.code if batch.college else "selected"
         return batch_file_download(batch, college_code=college_code)
 
@@ -129,13 +142,16 @@ class CreditTeacherFilter(TeacherFilter):
 
 
 @admin.register(Credit)
-class CreditAdmin(SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin):
+class CreditAdmin(
+    ConsortiumScopedAdmin, SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin
+):
     """College credit earned, as the credit rule wrote it: staff look here, never edit.
 
     To change a credit, change what the rule reads: the registration's grade, or the
     year's payment or waiver. The rule then writes or removes the credit itself.
     """
 
+    consortium_lookup = "registration__course_class__school__consortium"
     sers_id_lookup = "student__sers_id"
     actions = [export_selected_credits_csv]
     list_display = [
@@ -247,8 +263,15 @@ class RegistrarInviteForm(InviteForm):
 
 
 @admin.register(Registrar)
-class RegistrarAdmin(InvitationAdminMixin, admin.ModelAdmin):
-    """College registrars: each sees and exports the earned credit of one college."""
+class RegistrarAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.ModelAdmin):
+    """College registrars: each sees and exports the earned credit of one college.
+
+    Consortium staff see the registrars of their colleges: the colleges that articulate a
+    course with one of their consortia.
+    """
+
+    consortium_lookup = "college__articulations__consortium"
+    consortium_lookup_spans_many = True
 
     list_display = ["name", "username", "email", "college", "activated"]
     list_filter = [ActivatedFilter, ("college", admin.RelatedOnlyFieldListFilter)]
@@ -279,6 +302,16 @@ class RegistrarAdmin(InvitationAdminMixin, admin.ModelAdmin):
             },
         )
     ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "college" and not is_state_office(request.user):
+            # Colleges are a statewide list; a registrar of consortium staff is of their colleges.
+            kwargs["queryset"] = College.objects.filter(
+                pk__in=College.objects.filter(
+                    articulations__consortium__in=staff_consortium_ids(request.user)
+                ).values("pk")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         # Also for the resend action, which names each row (its user and college) in the history.

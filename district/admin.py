@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from district.models import DistrictStaff, StudentLookup
 from district.services import schools_outside_district_refusal
 from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
+from sers.admin_tools import ConsortiumScopedAdmin
 from students.admin import SersIdSearchMixin
 
 
@@ -49,7 +50,8 @@ class DistrictStaffInviteForm(SchoolsOfTheDistrictCheck, InviteForm):
 
 
 @admin.register(DistrictStaff)
-class DistrictStaffAdmin(InvitationAdminMixin, admin.ModelAdmin):
+class DistrictStaffAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.ModelAdmin):
+    consortium_lookup = "district__consortium"
     form = DistrictStaffForm
     list_display = ["name", "username", "email", "district", "sees", "activated", "lookups"]
     list_filter = [ActivatedFilter, "district__consortium", "district"]
@@ -111,8 +113,11 @@ class DistrictStaffAdmin(InvitationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StudentLookup)
-class StudentLookupAdmin(SersIdSearchMixin, admin.ModelAdmin):
+class StudentLookupAdmin(ConsortiumScopedAdmin, SersIdSearchMixin, admin.ModelAdmin):
     """Who looked at which student's record, when, on which page: read, never changed."""
+
+    # A look-up belongs to the consortium of the student looked at.
+    consortium_lookup = "student__school__consortium"
 
     sers_id_lookup = "student__sers_id"
     list_display = ["looked_up_at", "who", "sers_id", "student_name", "page", "query"]

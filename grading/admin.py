@@ -32,9 +32,16 @@ from registration.selectors import offered_articulations
 from registration.services import (
     RegistrationRefused,
 )
-from sers.admin_tools import StatusThroughServicesMixin, confirmed, plural
+from sers.admin_tools import (
+    ConsortiumScopedAdmin,
+    StatusThroughServicesMixin,
+    confirmed,
+    plural,
+    scoped_rows,
+)
 from sers.sers_id import EXAMPLE as SERS_ID_EXAMPLE
 from students.admin import SersIdSearchMixin
+from students.models import Student
 
 
 class TeacherFilter(admin.SimpleListFilter):
@@ -45,7 +52,8 @@ class TeacherFilter(admin.SimpleListFilter):
     teacher_path = "course_class__teacher"
 
     def lookups(self, request, model_admin):
-        teacher_ids = model_admin.model._default_manager.values(self.teacher_path)
+        # The teachers of the rows this user may see (their consortia's), never others'.
+        teacher_ids = model_admin.get_queryset(request).order_by().values(self.teacher_path)
         teachers = Teacher.objects.filter(pk__in=teacher_ids).select_related("user")
         return [(str(teacher.pk), teacher.name) for teacher in teachers]
 
@@ -223,10 +231,10 @@ def grade_row_outcome(row: GradeRow) -> str:
     return f"Will post grade {row.grade} (was {was or 'no grade'})"
 
 
-def grade_rows_read(csv_text: str) -> tuple[list[GradeRow], str]:
+def grade_rows_read(csv_text: str, **scope) -> tuple[list[GradeRow], str]:
     """The preview rows, or none and why the file could not be read as CSV."""
     try:
-        return grades_import_preview(csv_text), ""
+        return grades_import_preview(csv_text, **scope), ""
     except csv.Error as error:
         return [], (
             f"The file could not be read as CSV ({error}). Save it from your spreadsheet "
@@ -245,7 +253,10 @@ class DeleteRegistrationsForm(forms.Form):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin):
+class RegistrationAdmin(
+    ConsortiumScopedAdmin, SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin
+):
+    consortium_lookup = "course_class__school__consortium"
     form = RegistrationAdminForm
     # The form's ``grade`` is its own field: excluding the model field keeps the form's
     # save from writing it, so only save_model's call to grade_set_by_staff does.
@@ -468,6 +479,11 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
             raise PermissionDenied
         upload_form = GradeFileForm()
         rows, csv_text, problem = [], "", ""
+        # Only the user's consortia's students and registrations: others read as not found.
+        scope = {
+            "students": scoped_rows(self.admin_site, request, Student.objects.all()),
+            "registrations": scoped_rows(self.admin_site, request, Registration.objects.all()),
+        }
         if request.method == "POST" and "csv" in request.POST:
             confirm_form = GradeConfirmForm(request.POST)
             if not confirm_form.is_valid():
@@ -476,11 +492,11 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
             else:
                 csv_text = confirm_form.cleaned_data["csv"]
                 try:
-                    posted = grades_import(csv_text=csv_text, staff_user=request.user)
+                    posted = grades_import(csv_text=csv_text, staff_user=request.user, **scope)
                 except RegistrationRefused as refusal:
                     # Something changed since the preview: show the file as it reads now.
                     self.message_user(request, str(refusal), messages.ERROR)
-                    rows, problem = grade_rows_read(csv_text)
+                    rows, problem = grade_rows_read(csv_text, **scope)
                 else:
                     self.message_user(
                         request, f"Posted {plural(posted, 'grade')}.", messages.SUCCESS
@@ -492,7 +508,7 @@ class RegistrationAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHis
             upload_form = GradeFileForm(request.POST, request.FILES)
             if upload_form.is_valid():
                 csv_text = upload_form.cleaned_data["file"]
-                rows, problem = grade_rows_read(csv_text)
+                rows, problem = grade_rows_read(csv_text, **scope)
         return self._import_grades_page(request, upload_form, rows, csv_text, problem)
 
     def _import_grades_page(self, request, upload_form, rows, csv_text, problem):

@@ -19,7 +19,7 @@ from registration.services import (
     prior_year_request_approve,
     prior_year_request_deny,
 )
-from sers.admin_tools import StatusThroughServicesMixin, confirmed, plural
+from sers.admin_tools import ConsortiumScopedAdmin, StatusThroughServicesMixin, confirmed, plural
 from students.admin import SersIdSearchMixin
 
 # --- Prior-year requests ---------------------------------------------------------------------
@@ -64,7 +64,10 @@ PENDING_FIRST = Case(
 
 
 @admin.register(PriorYearRequest)
-class PriorYearRequestAdmin(SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin):
+class PriorYearRequestAdmin(
+    ConsortiumScopedAdmin, SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin
+):
+    consortium_lookup = "course_class__school__consortium"
     form = PriorYearRequestAdminForm
     sers_id_lookup = "student__sers_id"
     list_display = [

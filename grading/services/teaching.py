@@ -146,6 +146,7 @@ def _email_enrollment_rejected(registration: Registration) -> None:
         template="enrollment_rejected",
         context={
             "student": student,
+            "sers_contact": student.contact,
             "registration": registration,
             "course_name": registration.articulation.hs_course_name,
             "teacher": registration.course_class.teacher.name,
@@ -173,8 +174,12 @@ class GradeRow:
         return not self.errors
 
 
-def grades_import_preview(csv_text: str) -> list[GradeRow]:
-    """Read a CSV of ``sers_id,class,grade`` and say, row by row, what would happen."""
+def grades_import_preview(csv_text: str, *, students=None, registrations=None) -> list[GradeRow]:
+    """Read a CSV of ``sers_id,class,grade`` and say, row by row, what would happen.
+
+    ``students`` and ``registrations`` are the rows the staff user may grade (their
+    consortia's, from the admin); another's student reads as a SERS ID nobody has.
+    """
     # Spreadsheets save UTF-8 with a byte-order mark in front of the first column name.
     reader = csv.DictReader(io.StringIO(csv_text.removeprefix("\ufeff")))
     missing = {"sers_id", "class", "grade"} - {
@@ -205,7 +210,7 @@ def grades_import_preview(csv_text: str) -> list[GradeRow]:
                 class_id=values["class"],
                 grade=values["grade"].upper(),
             )
-            _check_grade_row(row)
+            _check_grade_row(row, students=students, registrations=registrations)
             key = (row.registration.pk if row.registration else row.sers_id, row.class_id)
             if row.ok and key in seen:
                 row.errors.append(
@@ -230,7 +235,7 @@ def grades_import_preview(csv_text: str) -> list[GradeRow]:
     return rows
 
 
-def _check_grade_row(row: GradeRow) -> None:
+def _check_grade_row(row: GradeRow, *, students=None, registrations=None) -> None:
     try:
         sers_id = parse_sers_id(row.sers_id)
     except InvalidSersId:
@@ -246,12 +251,14 @@ def _check_grade_row(row: GradeRow) -> None:
         )
     if row.errors:
         return
-    student = Student.objects.filter(sers_id=sers_id).first()
+    students = Student.objects.all() if students is None else students
+    registrations = Registration.objects.all() if registrations is None else registrations
+    student = students.filter(sers_id=sers_id).first()
     if student is None:
         row.errors.append(f"No student has SERS ID {sers_id}.")
         return
     row.registration = (
-        Registration.objects.filter(student=student, course_class_id=int(row.class_id))
+        registrations.filter(student=student, course_class_id=int(row.class_id))
         .select_related("student", "articulation")
         .first()
     )
@@ -265,10 +272,10 @@ def _check_grade_row(row: GradeRow) -> None:
         row.errors.append(f"The teacher marked {sers_id} not in class {row.class_id}.")
 
 
-def grades_import(*, csv_text: str, staff_user) -> int:
+def grades_import(*, csv_text: str, staff_user, students=None, registrations=None) -> int:
     """Post every grade of the file, or none: the preview is checked again inside the transaction."""
     with transaction.atomic():
-        rows = grades_import_preview(csv_text)
+        rows = grades_import_preview(csv_text, students=students, registrations=registrations)
         bad = [row for row in rows if not row.ok]
         if bad:
             raise RegistrationRefused(

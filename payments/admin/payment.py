@@ -24,7 +24,12 @@ from payments.models import Payment
 from payments.selectors import year_accounts
 from payments.services.ledger import PaymentRefused
 from payments.services.offline import payment_record_offline
-from sers.admin_tools import DATE_FORMATS, StatusThroughServicesMixin
+from sers.admin_tools import (
+    DATE_FORMATS,
+    ConsortiumScopedAdmin,
+    StatusThroughServicesMixin,
+    scoped_rows,
+)
 from sers.formatting import dollars
 from sers.sers_id import EXAMPLE, InvalidSersId, parse_sers_id
 from students.admin import sers_id_matches
@@ -111,8 +116,12 @@ class RecordOfflinePaymentForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, students=None, consortia=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The students and consortia the staff user may record a check for: their consortia's.
+        self.students = Student.objects.all() if students is None else students
+        if consortia is not None:
+            self.fields["consortium"].queryset = consortia
         today = local_today()
         self.fields["school_year"].initial = start_year_on(today)
         self.fields["received_on"].initial = today
@@ -123,7 +132,8 @@ class RecordOfflinePaymentForm(forms.Form):
             sers_id = parse_sers_id(typed)
         except InvalidSersId as error:
             raise forms.ValidationError(str(error)) from None
-        student = Student.objects.filter(sers_id=sers_id).first()
+        # Another consortium's student is "not found" with the same words as a missing one.
+        student = self.students.filter(sers_id=sers_id).first()
         if student is None:
             raise forms.ValidationError(
                 f"No student has the SERS ID {sers_id}. Check it against the check or its "
@@ -144,6 +154,11 @@ class RecordOfflinePaymentForm(forms.Form):
         student = getattr(self, "student", None)
         if student and school_year and not cleaned_data.get("consortium"):
             cleaned_data["consortium"] = self._consortium_of(student, school_year)
+            allowed = self.fields["consortium"].queryset
+            found = cleaned_data["consortium"]
+            if found is not None and not allowed.filter(pk=found.pk).exists():
+                cleaned_data["consortium"] = None
+                self.add_error("consortium", "Choose the consortium the check was mailed to.")
         return cleaned_data
 
     def _consortium_of(self, student: Student, school_year: SchoolYear) -> Consortium | None:
@@ -202,7 +217,10 @@ def payment_totals(queryset) -> list[dict]:
 
 
 @admin.register(Payment)
-class PaymentAdmin(StudentYearLinks, StatusThroughServicesMixin, SimpleHistoryAdmin):
+class PaymentAdmin(
+    ConsortiumScopedAdmin, StudentYearLinks, StatusThroughServicesMixin, SimpleHistoryAdmin
+):
+    consortium_lookup = "student_year__consortium"
     list_display = [
         "receipt",
         "sers_id",
@@ -354,7 +372,11 @@ class PaymentAdmin(StudentYearLinks, StatusThroughServicesMixin, SimpleHistoryAd
         """The page where staff record a check or money order; the service does the write."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RecordOfflinePaymentForm(request.POST if request.method == "POST" else None)
+        form = RecordOfflinePaymentForm(
+            request.POST if request.method == "POST" else None,
+            students=scoped_rows(self.admin_site, request, Student.objects.all()),
+            consortia=scoped_rows(self.admin_site, request, Consortium.objects.order_by("name")),
+        )
         if request.method == "POST" and form.is_valid():
             payment = self._record(request, form)
             if payment is not None:

@@ -8,14 +8,16 @@ from django.utils.text import Truncator
 from articulations.school_year import school_year_label
 from payments.admin.common import ReadOnlyAdminMixin, StudentYearLinks, related_column
 from payments.models import CheckoutSession, StripeEvent, StripeWebhookFailure
+from sers.admin_tools import ConsortiumScopedAdmin
 from sers.formatting import dollars
 from students.admin import SersIdSearchMixin
 
 
 @admin.register(CheckoutSession)
 class CheckoutSessionAdmin(
-    StudentYearLinks, SersIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    ConsortiumScopedAdmin, StudentYearLinks, SersIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 ):
+    consortium_lookup = "student_year__consortium"
     sers_id_lookup = "student_year__student__sers_id"
     list_display = [
         "stripe_session_id",

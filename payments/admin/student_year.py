@@ -15,7 +15,7 @@ from payments.admin.common import StudentYearLinks, account_of, fee_accounts, re
 from payments.admin.stripe_records import handled_since
 from payments.models import CheckoutSession, Payment, StripeWebhookFailure, StudentYear, Waiver
 from payments.selectors import YearAccount
-from sers.admin_tools import StatusThroughServicesMixin, confirmed, plural
+from sers.admin_tools import ConsortiumScopedAdmin, StatusThroughServicesMixin, confirmed, plural
 from sers.formatting import dollars
 from students.admin import SersIdSearchMixin
 
@@ -162,9 +162,14 @@ class DealtWithForm(forms.Form):
 
 @admin.register(StudentYear)
 class StudentYearAdmin(
-    StudentYearLinks, SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin
+    ConsortiumScopedAdmin,
+    StudentYearLinks,
+    SersIdSearchMixin,
+    StatusThroughServicesMixin,
+    SimpleHistoryAdmin,
 ):
     student_year_path = ""
+    consortium_lookup = "consortium"
     sers_id_lookup = "student__sers_id"
     list_display = [
         "sers_id",

@@ -17,7 +17,15 @@ from payments.admin.common import StudentYearLinks, fee_accounts, related_column
 from payments.models import Payment, Waiver
 from payments.selectors import YearAccount
 from payments.services.waivers import free_lunch_waivers_open, waiver_deny, waiver_grant
-from sers.admin_tools import StatusThroughServicesMixin, confirmed, plural
+from sers.admin_tools import (
+    ConsortiumScopedAdmin,
+    StatusThroughServicesMixin,
+    confirmed,
+    is_state_office,
+    plural,
+    scoped_rows,
+    staff_consortium_ids,
+)
 from sers.formatting import dollars
 from students.admin import SersIdSearchMixin
 from students.models import Student
@@ -110,8 +118,13 @@ REQUESTED_FIRST = Case(
 
 @admin.register(Waiver)
 class WaiverAdmin(
-    StudentYearLinks, SersIdSearchMixin, StatusThroughServicesMixin, SimpleHistoryAdmin
+    ConsortiumScopedAdmin,
+    StudentYearLinks,
+    SersIdSearchMixin,
+    StatusThroughServicesMixin,
+    SimpleHistoryAdmin,
 ):
+    consortium_lookup = "student_year__consortium"
     sers_id_lookup = "student_year__student__sers_id"
     list_display = [
         "sers_id",
@@ -330,7 +343,11 @@ class WaiverAdmin(
             raise PermissionDenied
         changelist = reverse("admin:payments_waiver_changelist")
         if request.method == "POST":
-            created = free_lunch_waivers_open()
+            created = free_lunch_waivers_open(
+                consortium_ids=None
+                if is_state_office(request.user)
+                else staff_consortium_ids(request.user)
+            )
             if created:
                 self.message_user(
                     request,
@@ -354,7 +371,9 @@ class WaiverAdmin(
             "title": "Open waiting free/reduced-lunch waivers",
             "subtitle": None,
             "opts": self.opts,
-            "students": Student.objects.filter(free_reduced_lunch=True).count(),
+            "students": scoped_rows(
+                self.admin_site, request, Student.objects.filter(free_reduced_lunch=True)
+            ).count(),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/payments/waiver/open_free_lunch.html", context)

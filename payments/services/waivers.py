@@ -87,12 +87,15 @@ def waiver_request(
         ) from None
 
 
-def free_lunch_waivers_open(*, student: Student | None = None) -> int:
+def free_lunch_waivers_open(
+    *, student: Student | None = None, consortium_ids: list[int] | None = None
+) -> int:
     """A waiting free/reduced-lunch waiver for every year a student on free lunch registered in.
 
     Safe to run again and again (the unique constraint keeps one per year); run
     by Celery beat, from the admin, and when the student opens the fees page.
-    A fixed number of queries per school year, however many students.
+    A fixed number of queries per school year, however many students. With
+    ``consortium_ids`` (consortium staff in the admin) only those consortia's fee years.
     """
     if student is not None:
         students = [student] if student.free_reduced_lunch else []
@@ -112,6 +115,7 @@ def free_lunch_waivers_open(*, student: Student | None = None) -> int:
             account
             for account in year_accounts_many(students, start_year).values()
             if _free_lunch_waiver_due(account)
+            and (consortium_ids is None or account.consortium.pk in consortium_ids)
         ]
         if due:
             created += _free_lunch_waivers_create(due)
@@ -213,6 +217,7 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
             template="waiver_decision",
             context={
                 "student": student,
+                "sers_contact": waiver.student_year.consortium.contact,
                 "waiver": waiver,
                 "granted": status == Waiver.Status.GRANTED,
                 "account": account,
