@@ -544,7 +544,13 @@ class TeacherAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.ModelAdmin
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related(*self.list_select_related)
-        return queryset.prefetch_related("schools")  # select: also for the autocomplete
+        # A teacher shared with another consortium lists only the schools the user may see.
+        schools = School.objects.all()
+        if not is_state_office(request.user):
+            schools = schools.filter(consortium_id__in=staff_consortium_ids(request.user))
+        return queryset.prefetch_related(
+            Prefetch("schools", queryset=schools, to_attr="visible_schools")
+        )
 
     @admin.display(description="name", ordering="user__last_name")
     def name(self, teacher):
@@ -560,7 +566,7 @@ class TeacherAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.ModelAdmin
 
     @admin.display(description="schools")
     def school_names(self, teacher):
-        return ", ".join(school.name for school in teacher.schools.all())
+        return ", ".join(school.name for school in teacher.visible_schools)
 
     @admin.display(description="approval")
     def approval(self, teacher):

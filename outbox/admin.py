@@ -1,40 +1,20 @@
-from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import (
-    Exists,
-    ExpressionWrapper,
-    F,
-    OuterRef,
     QuerySet,
-    TextField,
-    Value,
 )
-from django.db.models.functions import Concat
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from outbox.models import OutboxEmail
 from outbox.services import email_resend
-from sers.admin_tools import ConsortiumScopedAdmin, is_state_office, scoped_rows
+from sers.admin_tools import ConsortiumScopedAdmin
 
 
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
-    """What SERS sent. Consortium staff see the emails about a student of their consortia:
-    those whose ``about`` names the SERS ID of such a student ("student TP3-07-4412")."""
+    """What SERS sent. Consortium staff see the emails about their consortia's students."""
 
-    def scope_for(self, request, queryset):
-        # The outbox sits below the students app: the model by its name, as a lazy relation
-        # would, and the students' admin's rule for whose students they are.
-        if is_state_office(request.user):
-            return queryset
-        student_model = apps.get_model("students", "Student")
-        students = scoped_rows(self.admin_site, request, student_model._default_manager.all())
-        about = ExpressionWrapper(OuterRef("about"), output_field=TextField())
-        named = students.annotate(email_about=about).filter(
-            email_about__contains=Concat(Value("student "), F("sers_id"))
-        )
-        return queryset.filter(Exists(named))
+    consortium_lookup = "consortium_id"
 
     list_display = ["created_at", "kind", "recipient", "subject", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind"]

@@ -29,6 +29,9 @@ class OutboxEmail(models.Model):
         help_text="Identifies the message, e.g. registration_created:1234; "
         "the same key is never queued twice.",
     )
+    # The consortium whose student the email concerns (its id: the outbox sits below the
+    # catalog), so that consortium staff see their own students' emails in the admin.
+    consortium_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     # Text, not a short field: one email can be about several students.
     about = models.TextField(
         blank=True,

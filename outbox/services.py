@@ -28,6 +28,7 @@ def email_queue(
     context: dict[str, Any],
     unique_key: str,
     about: str = "",
+    consortium_id: int | None = None,
 ) -> OutboxEmail:
     """Store an email for ``to`` and send it once the caller's transaction commits.
 
@@ -36,6 +37,7 @@ def email_queue(
     message (build it from your own ids, e.g. ``f"registration_created:{registration.pk}"``):
     queuing the same key again returns the stored email and sends nothing more.
     ``about`` is free text staff search by in the admin, e.g. "student TP3-07-4412".
+    ``consortium_id``: the consortium of the student it concerns, whose staff may read it.
     """
     context = {"site_url": settings.SITE_URL, "sers_contact": settings.SERS_CONTACT, **context}
     # A subject is one header line: newlines and runs of spaces from the template go.
@@ -56,6 +58,7 @@ def email_queue(
                 body_html=body_html,
                 unique_key=unique_key,
                 about=about,
+                consortium_id=consortium_id,
             )
     except IntegrityError:
         existing = OutboxEmail.objects.filter(unique_key=unique_key).first()

@@ -185,6 +185,7 @@ def _email_registration_confirmed(registration: Registration, terms: YearTerms) 
         # A registration withdrawn and made again is confirmed again.
         unique_key=f"registration_confirmed:{registration.pk}:{registration.registered_at.timestamp()}",
         about=f"student {registration.student.sers_id}",
+        consortium_id=registration.student.school.consortium_id,
     )
 
 
@@ -327,6 +328,7 @@ def _email_prior_year_decision(request: PriorYearRequest) -> None:
         },
         unique_key=f"prior_year_decision:{request.pk}",
         about=f"student {request.student.sers_id}",
+        consortium_id=request.student.school.consortium_id,
     )
 
 

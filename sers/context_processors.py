@@ -8,14 +8,13 @@ def site(request):
     return {"sers_contact": contact_for(request.user)}
 
 
-def contact_for(user) -> dict:
-    """The office a signed-in person deals with: their consortium's, found through their high
-    school (students), their schools (teachers) or their district (district staff); the
-    site's own contact (settings.SERS_CONTACT) for everyone else. One query, none when
-    nobody is signed in."""
+def consortium_of(user) -> Consortium | None:
+    """The consortium a signed-in person belongs to: through their high school (students),
+    their schools (teachers) or their district (district staff); None for anyone else. One
+    query, none when nobody is signed in."""
     if not user.is_authenticated:
-        return settings.SERS_CONTACT
-    consortium = (
+        return None
+    return (
         Consortium.objects.filter(
             Q(schools__students__user=user)
             | Q(schools__teachers__user=user)
@@ -24,4 +23,10 @@ def contact_for(user) -> dict:
         .order_by("pk")
         .first()
     )
+
+
+def contact_for(user) -> dict:
+    """The office a person deals with: their consortium's, or the site's own contact
+    (settings.SERS_CONTACT) for everyone without one."""
+    consortium = consortium_of(user)
     return consortium.contact if consortium else settings.SERS_CONTACT

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from articulations.models import (
@@ -31,6 +31,7 @@ from credit_lists.models import Registrar
 from district.models import DistrictStaff
 from district.services import district_staff_save
 from sers import demo_catalog as catalog
+from sers.admin_tools import STATE_OFFICE_GROUP
 from students.models import Student, graduation_year_for
 from students.services import student_insert_with_new_sers_id
 
@@ -44,6 +45,21 @@ class Roles:
     REGISTRAR = "College registrars"
     DISTRICT = "District and school staff"
     STAFF = "Consortium staff"
+    SECOND_STAFF = "Consortium staff (second consortium)"
+    STATE = "State office"
+
+
+# The apps whose rows consortium staff keep in the admin (scoped to their consortia).
+STAFF_APPS = [
+    "articulations",
+    "students",
+    "registration",
+    "grading",
+    "payments",
+    "credit_lists",
+    "district",
+    "outbox",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,8 @@ DEMO_ACCOUNTS = [
     (Roles.REGISTRAR, "registrar", "Priya", "Shah", "/registrar/", False),
     (Roles.DISTRICT, "district", "Alex", "Morgan", "/district/", False),
     (Roles.STAFF, "staff", "Jordan", "Reyes", "/admin/", True),
+    (Roles.SECOND_STAFF, "staff2", "Casey", "Lindqvist", "/admin/", True),
+    (Roles.STATE, "state", "Robin", "Ito", "/admin/", True),
 ]
 
 
@@ -79,8 +97,6 @@ def _demo_user(username: str, first_name: str, last_name: str, *, is_staff: bool
             "last_name": last_name,
             "email": f"{username}@example.org",
             "is_staff": is_staff,
-            # The demo office runs everything; real staff get narrower permissions.
-            "is_superuser": is_staff,
         },
     )
     if created:
@@ -95,6 +111,14 @@ def _load_logins() -> list[DemoLogin]:
         group, _ = Group.objects.get_or_create(name=role)
         _demo_user(username, first_name, last_name, is_staff=is_staff).groups.add(group)
         logins.append(DemoLogin(role=role, username=username, password=DEMO_PASSWORD, where=where))
+    # Consortium staff may change everything of their own consortia (the admin scopes them);
+    # the state office group (made by a migration) sees every consortium's.
+    staff_permissions = Permission.objects.filter(content_type__app_label__in=STAFF_APPS)
+    for role in (Roles.STAFF, Roles.SECOND_STAFF, Roles.STATE):
+        Group.objects.get(name=role).permissions.add(*staff_permissions)
+    get_user_model().objects.get(username="state").groups.add(
+        Group.objects.get_or_create(name=STATE_OFFICE_GROUP)[0]
+    )
     return logins
 
 
@@ -173,6 +197,84 @@ def _load_catalog() -> None:
     _load_student(schools["Bellevue High School"], school_year)
     _load_registrar(colleges["BC"])
     _load_district_staff(schools["Bellevue High School"].district)
+    consortium.staff.add(get_user_model().objects.get(username="staff"))
+    second = _load_second_consortium(clusters, first_year, school_year)
+    second.staff.add(get_user_model().objects.get(username="staff2"))
+
+
+def _load_second_consortium(clusters, first_year: SchoolYear, school_year: SchoolYear):
+    """Columbia Basin Tech Prep: its own fees, window, office, district, college and classes."""
+    data = catalog.SECOND_CONSORTIUM
+    college_name, college_code = data["host_college"]
+    college, _ = College.objects.get_or_create(code=college_code, defaults={"name": college_name})
+    (opens_month, opens_day), (closes_month, closes_day) = data["window"]
+    consortium, _ = Consortium.objects.get_or_create(
+        name=data["name"],
+        defaults={
+            "host_college": college,
+            "mailing_address": data["mailing_address"],
+            "contact_email": data["contact_email"],
+            "contact_phone": data["contact_phone"],
+            "consortium_fee": Decimal(data["consortium_fee"]),
+            "late_fee_per_prior_year": Decimal(data["late_fee_per_prior_year"]),
+            "window_opens_month": opens_month,
+            "window_opens_day": opens_day,
+            "window_closes_month": closes_month,
+            "window_closes_day": closes_day,
+        },
+    )
+    district, _ = SchoolDistrict.objects.get_or_create(
+        name=data["district"], defaults={"consortium": consortium}
+    )
+    schools = {
+        name: School.objects.get_or_create(
+            district=district, name=name, defaults={"kind": kind, "consortium": consortium}
+        )[0]
+        for name, kind in data["schools"]
+    }
+    articulations = []
+    for hs_name, hs_number, cluster, hs_credits, terms, offer in data["articulations"]:
+        prefix, number, title, credits = offer
+        articulations.append(
+            Articulation.objects.get_or_create(
+                consortium=consortium,
+                hs_course_number=hs_number,
+                college=college,
+                college_course_prefix=prefix,
+                college_course_number=number,
+                valid_from=first_year,
+                defaults={
+                    "hs_course_name": hs_name,
+                    "district": district,
+                    "hs_credits": Decimal(hs_credits),
+                    "college_course_title": title,
+                    "college_credits": Decimal(credits),
+                    "career_cluster": clusters[cluster],
+                    "terms": terms,
+                    "status": Articulation.Status.ACTIVE,
+                },
+            )[0]
+        )
+    username, first_name, last_name = data["teacher"]
+    user = _demo_user(username, first_name, last_name)
+    user.groups.add(Group.objects.get_or_create(name=Roles.TEACHER)[0])
+    teacher, _ = Teacher.objects.get_or_create(
+        user=user, defaults={"approved_on": school_year.starts_on}
+    )
+    teacher.schools.add(*schools.values())
+    for period, (school, articulation) in enumerate(
+        zip(schools.values(), articulations, strict=True), start=1
+    ):
+        klass, created = Class.objects.get_or_create(
+            teacher=teacher,
+            school_year=school_year,
+            term="",
+            period=str(period),
+            defaults={"school": school},
+        )
+        if created:
+            klass.articulations.add(articulation)
+    return consortium
 
 
 def _load_student(school: School, school_year: SchoolYear) -> None:

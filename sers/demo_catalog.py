@@ -464,3 +464,31 @@ TEACHERS = [
     ("teacher4", "Sam", "Nguyen", ["Mercer Island High School"]),
     ("teacher5", "Leah", "Becker", ["Juanita High School", "Newport High School"]),
 ]
+
+# A second consortium, so that the demo shows each office its own students, fees and dates.
+SECOND_CONSORTIUM = {
+    "name": "Columbia Basin Tech Prep",
+    "host_college": ("Columbia Basin College", "CBC"),
+    "mailing_address": "Columbia Basin College, Tech Prep Office\n2600 N 20th Ave\nPasco, WA 99301",
+    "contact_email": "techprep@columbiabasin.example.org",
+    "contact_phone": "509-555-0177",
+    "consortium_fee": "45.00",
+    "late_fee_per_prior_year": "10.00",
+    # Registration opens January 5 and closes May 31 (the first consortium: December 1 – June 15).
+    "window": ((1, 5), (5, 31)),
+    "district": "Pasco School District",
+    "schools": [("Pasco High School", "high_school"), ("Chiawana High School", "high_school")],
+    # (HS course, number, cluster, HS credits, terms, (prefix, number, title, credits))
+    "articulations": [
+        ("Welding 1", "WLD110", "Manufacturing", "1.0", 2, ("WELD", "101", "Welding I", "5.0")),
+        (
+            "Medical Terminology",
+            "HLT120",
+            "Health Science",
+            "0.5",
+            1,
+            ("HLTH", "110", "Medical Terminology", "3.0"),
+        ),
+    ],
+    "teacher": ("teacher6", "Rosa", "Diaz"),
+}

@@ -4,12 +4,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from articulations.selectors import current_terms, home_consortium
+from sers.context_processors import consortium_of
 from sers.health import health_report
 
 
 @require_GET
 def home(request):
-    terms = current_terms(home_consortium())
+    # A signed-in student (or teacher, or district staff) reads their own consortium's dates.
+    terms = current_terms(consortium_of(request.user) or home_consortium())
     return render(
         request,
         "home.html",

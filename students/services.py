@@ -110,6 +110,7 @@ def student_create(
             },
             unique_key=f"account_created:{student.pk}",
             about=f"student {student.sers_id}",
+            consortium_id=student.school.consortium_id,
         )
     return student
 
@@ -211,6 +212,7 @@ def forgot_login_send(*, email: str) -> int:
             # Each request is its own message; the key only stops a double queue of this one.
             unique_key=f"forgot_login:{uuid.uuid4()}",
             about=" ".join(f"student {student.sers_id}" for student in students),
+            consortium_id=students[0].school.consortium_id,
         )
     return len(students)
 

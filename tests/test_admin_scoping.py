@@ -505,6 +505,9 @@ def test_a_teacher_shared_with_another_consortium_keeps_its_school_there(client,
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert set(teacher.schools.all()) == {a["school"], b["school"]}
+    listed = client.get(admin_url(type(teacher), "changelist")).content.decode()
+    assert a["school"].name in listed
+    assert b["school"].name not in listed  # the other consortium's school is not named
 
 
 def test_scoped_lists_make_the_same_queries_however_many_rows(client, worlds):

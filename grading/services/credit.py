@@ -123,6 +123,7 @@ def _email_credit_earned(credit: Credit, registration: Registration) -> None:
         },
         unique_key=f"credit_earned:{credit.pk}",
         about=f"student {student.sers_id}",
+        consortium_id=student.school.consortium_id,
     )
 
 

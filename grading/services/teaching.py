@@ -154,6 +154,7 @@ def _email_enrollment_rejected(registration: Registration) -> None:
         },
         unique_key=f"enrollment_rejected:{registration.pk}:{registration.enrollment_decided_at.timestamp()}",
         about=f"student {student.sers_id}",
+        consortium_id=student.school.consortium_id,
     )
 
 

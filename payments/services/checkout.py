@@ -517,4 +517,5 @@ def _email_payment_failed(checkout: CheckoutSession) -> None:
         },
         unique_key=f"payment_failed:{checkout.stripe_session_id}",
         about=f"student {student.sers_id}",
+        consortium_id=checkout.student_year.consortium_id,
     )

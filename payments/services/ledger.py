@@ -127,4 +127,5 @@ def _email_receipt(payment: Payment, account: YearAccount) -> None:
         },
         unique_key=f"payment_receipt:{payment.pk}",
         about=f"student {student.sers_id}",
+        consortium_id=payment.student_year.consortium_id,
     )

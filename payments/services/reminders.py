@@ -70,6 +70,7 @@ def payment_reminders_send() -> int:
                     },
                     unique_key=keys[student.pk],
                     about=f"student {student.sers_id}",
+                    consortium_id=consortium.pk,
                 )
             sent += 1
     return sent

@@ -225,6 +225,7 @@ def _decide_waiver(waiver: Waiver, status: str, staff_user, note: str) -> bool:
             },
             unique_key=f"waiver_decision:{waiver.pk}",
             about=f"student {student.sers_id}",
+            consortium_id=waiver.student_year.consortium_id,
         )
         credit_reevaluate_year(
             student=student,

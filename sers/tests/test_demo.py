@@ -44,10 +44,35 @@ def test_demo_gives_one_login_per_role_and_each_login_works(client):
         "College registrars",
         "District and school staff",
         "Consortium staff",
+        "Consortium staff (second consortium)",
+        "State office",
     }
     for login in logins:
         assert logs_in(client, login.username, login.password)
     assert get_user_model().objects.get(username="staff").is_staff
+
+
+def test_each_consortiums_staff_sees_only_its_own_students_and_the_state_office_sees_all(client):
+    demo_load()
+    pnw = Consortium.objects.get(name="PNW College Credit")
+    basin = Consortium.objects.get(name="Columbia Basin Tech Prep")
+    assert (basin.consortium_fee, basin.window_opens_month) != (pnw.consortium_fee, 12)
+    assert basin.contact_email != pnw.contact_email
+    demo_student = Student.objects.get(user__username="student")
+
+    def students_listed(username):
+        client.force_login(get_user_model().objects.get(username=username))
+        page = client.get("/admin/students/student/", {"q": demo_student.sers_id})
+        client.logout()
+        assert page.status_code == 200
+        return list(page.context["cl"].result_list)
+
+    assert students_listed("staff") == [demo_student]
+    assert students_listed("staff2") == []
+    assert students_listed("state") == [demo_student]
+    client.force_login(get_user_model().objects.get(username="staff2"))
+    schools = client.get("/admin/articulations/school/").context["cl"].result_list
+    assert {school.consortium for school in schools} == {basin}
 
 
 def test_loading_the_demo_twice_changes_nothing(client):
@@ -101,7 +126,7 @@ def test_demo_catalog_has_what_a_newcomer_needs_to_try_the_journey():
     assert Articulation.objects.filter(status=Articulation.Status.PENDING).count() == 1
     assert SchoolDistrict.objects.count() >= 3
     assert School.objects.filter(kind=School.Kind.SKILL_CENTER).exists()
-    assert College.objects.count() == 3
+    assert College.objects.count() == 4  # three for the first consortium, one for the second
     assert CareerCluster.objects.count() == 16
     classes = Class.objects.filter(school_year_id=2026).annotate(colleges=Count("articulations"))
     assert classes.count() >= 10
@@ -124,7 +149,8 @@ def test_loading_again_next_year_adds_that_years_classes_and_open_window():
     rows_before = Articulation.objects.count()
     with time_machine.travel(dt.datetime(2027, 8, 20, 10, tzinfo=PACIFIC), tick=False):
         demo_load()
-        assert current_terms(Consortium.objects.get()).registration_state() == WindowState.OPEN
+        pnw = Consortium.objects.get(name="PNW College Credit")
+        assert current_terms(pnw).registration_state() == WindowState.OPEN
 
     assert Articulation.objects.count() == rows_before
     assert Class.objects.filter(school_year_id=2027).exists()

@@ -79,6 +79,29 @@ def test_a_signed_in_student_sees_their_own_consortiums_office_in_the_footer(cli
     assert "info@PNWcollegecredit.org" not in page
 
 
+def test_a_signed_in_student_reads_their_own_consortiums_dates_and_fees(client):
+    from articulations.models import ConsortiumYear
+    from articulations.tests.factories import ConsortiumFactory, SchoolFactory, SchoolYearFactory
+    from registration.tests.factories import StudentFactory
+
+    ConsortiumFactory(name="PNW College Credit")  # the site's home consortium
+    yakima = ConsortiumFactory(name="Yakima Valley Tech Prep", consortium_fee=Decimal("45.00"))
+    ConsortiumYear.objects.create(
+        consortium=yakima,
+        school_year=SchoolYearFactory(start_year=2026),
+        registration_closes_on=dt.date(2027, 5, 28),
+    )
+    student = StudentFactory(school=SchoolFactory(district__consortium=yakima))
+
+    with at(2027, 2, 3):
+        anonymous = client.get("/").content.decode()
+        client.force_login(student.user)
+        signed_in = client.get("/").content.decode()
+
+    assert "May 28, 2027" in signed_in and "May 28, 2027" not in anonymous
+    assert "$45.00" in signed_in and "$45.00" not in anonymous
+
+
 def test_home_gives_the_payment_deadline_when_it_differs_from_registrations(client):
     from articulations.models import ConsortiumYear
     from articulations.tests.factories import ConsortiumFactory, SchoolYearFactory

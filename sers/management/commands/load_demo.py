@@ -24,7 +24,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data is loaded. Log in as:"))
         for login in logins:
             self.stdout.write(
-                f"  {login.role:<26} {login.username:<10} password {login.password}"
+                f"  {login.role:<36} {login.username:<10} password {login.password}"
                 f"   then open {settings.SITE_URL}{login.where}"
             )
         student = Student.objects.filter(user__username="student").first()
