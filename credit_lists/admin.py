@@ -28,6 +28,7 @@ from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, Invit
 from sers.admin_tools import (
     ConsortiumScopedAdmin,
     HistoryLookOnlyMixin,
+    ReadOnlyAdminMixin,
     is_state_office,
     staff_consortium_ids,
 )
@@ -47,7 +48,7 @@ def export_selected_credits_csv(modeladmin, request, queryset):
 
 
 @admin.register(ExportBatch)
-class ExportBatchAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
+class ExportBatchAdmin(ReadOnlyAdminMixin, ConsortiumScopedAdmin, admin.ModelAdmin):
     """Every download of a credit list: who, when, filters, rows and the file's SHA-256.
 
     Consortium staff see the batches that staff of their consortia exported here (their
@@ -91,15 +92,7 @@ class ExportBatchAdmin(ConsortiumScopedAdmin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # A batch is the record that its rows went to the college.
-        return False
+    # Read-only: a batch is the record that its rows went to the college.
 
     @admin.display(description="filters")
     def filters_words(self, batch):
@@ -143,7 +136,11 @@ class CreditTeacherFilter(TeacherFilter):
 
 @admin.register(Credit)
 class CreditAdmin(
-    ConsortiumScopedAdmin, SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin
+    ReadOnlyAdminMixin,
+    ConsortiumScopedAdmin,
+    SersIdSearchMixin,
+    HistoryLookOnlyMixin,
+    SimpleHistoryAdmin,
 ):
     """College credit earned, as the credit rule wrote it: staff look here, never edit.
 
@@ -210,15 +207,6 @@ class CreditAdmin(
             },
         )
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="SERS ID", ordering="student__sers_id")
     def sers_id(self, credit):

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from district.models import DistrictStaff, StudentLookup
 from district.services import schools_outside_district_refusal
 from invitations.admin_tools import ActivatedFilter, InvitationAdminMixin, InviteForm
-from sers.admin_tools import ConsortiumScopedAdmin
+from sers.admin_tools import ConsortiumScopedAdmin, ReadOnlyAdminMixin
 from students.admin import SersIdSearchMixin
 
 
@@ -113,7 +113,9 @@ class DistrictStaffAdmin(ConsortiumScopedAdmin, InvitationAdminMixin, admin.Mode
 
 
 @admin.register(StudentLookup)
-class StudentLookupAdmin(ConsortiumScopedAdmin, SersIdSearchMixin, admin.ModelAdmin):
+class StudentLookupAdmin(
+    ReadOnlyAdminMixin, ConsortiumScopedAdmin, SersIdSearchMixin, admin.ModelAdmin
+):
     """Who looked at which student's record, when, on which page: read, never changed."""
 
     # A look-up belongs to the consortium of the student looked at.
@@ -134,15 +136,7 @@ class StudentLookupAdmin(ConsortiumScopedAdmin, SersIdSearchMixin, admin.ModelAd
     fields = ["looked_up_at", "user", "student", "page", "query"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # The log is the record of who saw a student's record: it stays whole.
-        return False
+    # Read-only: the log is the record of who saw a student's record: it stays whole.
 
     @admin.display(description="who", ordering="user__username")
     def who(self, lookup):

@@ -270,3 +270,16 @@ def _is_relation_path(model, path: str) -> bool:
         return get_fields_from_path(model, path)[-1].is_relation
     except (FieldDoesNotExist, NotRelationField):  # not a field path: left as it is
         return False
+
+
+class ReadOnlyAdminMixin:
+    """A record SERS keeps: staff look, never add, change or delete here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -84,16 +84,3 @@ class StudentYearLinks:
     @admin.display(description="the student's year now")
     def fee_account(self, obj):
         return account_summary(account_of(self._student_year(obj)))
-
-
-class ReadOnlyAdminMixin:
-    """A record SERS keeps: staff look, never add, change or delete here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,9 +6,9 @@ from django.db.models import Exists, OuterRef
 from django.utils.text import Truncator
 
 from articulations.school_year import school_year_label
-from payments.admin.common import ReadOnlyAdminMixin, StudentYearLinks, related_column
+from payments.admin.common import StudentYearLinks, related_column
 from payments.models import CheckoutSession, StripeEvent, StripeWebhookFailure
-from sers.admin_tools import ConsortiumScopedAdmin
+from sers.admin_tools import ConsortiumScopedAdmin, ReadOnlyAdminMixin
 from sers.formatting import dollars
 from students.admin import SersIdSearchMixin
 
