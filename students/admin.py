@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from sers.admin_tools import ConsortiumScopedAdmin, parse_typed_date, plural
+from sers.admin_tools import ConsortiumScopedAdmin, HistoryLookOnlyMixin, parse_typed_date, plural
 from sers.sers_id import InvalidSersId, parse_sers_id
 from students.models import Student
 from students.services import (
@@ -41,7 +41,9 @@ class SersIdSearchMixin:
 
 
 @admin.register(Student)
-class StudentAdmin(ConsortiumScopedAdmin, SersIdSearchMixin, SimpleHistoryAdmin):
+class StudentAdmin(
+    ConsortiumScopedAdmin, SersIdSearchMixin, HistoryLookOnlyMixin, SimpleHistoryAdmin
+):
     # A student belongs to the consortium of their high school.
     consortium_lookup = "school__consortium"
     list_display = [

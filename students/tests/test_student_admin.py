@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
@@ -75,7 +76,36 @@ def test_every_change_is_kept_with_who_made_it(admin_client, admin_user):
     latest = Student.history.filter(id=student.pk).latest("history_date")
     assert latest.legal_first_name == "Mayra"
     assert latest.history_user == admin_user
-    assert admin_client.get(f"{CHANGELIST}{student.pk}/history/").status_code == 200
+
+
+def test_the_history_page_reads_in_local_time_and_full_names_and_cannot_revert(admin_client):
+    import time_machine
+
+    staff = get_user_model().objects.create_user(
+        "jreyes", first_name="Jordan", last_name="Reyes", is_staff=True
+    )
+    with time_machine.travel(dt.datetime(2026, 12, 1, 21, 47, tzinfo=dt.UTC), tick=False):
+        student = StudentFactory()  # made by SERS itself: nobody signed in
+        student.legal_first_name = "Mayra"
+        student._history_user = staff
+        student.save()
+
+    page = admin_client.get(f"{CHANGELIST}{student.pk}/history/").content.decode()
+
+    assert "Dec 1, 2026, 1:47 p.m." in page  # 21:47 UTC is 1:47 p.m. in Washington
+    assert "Jordan Reyes" in page and "jreyes" not in page
+    assert "SERS (automatic)" in page
+    assert ">None<" not in page
+    version = Student.history.filter(id=student.pk).earliest("history_date")
+    old = admin_client.get(f"{CHANGELIST}{student.pk}/history/{version.history_id}/")
+    assert old.status_code == 200
+    assert "Revert" not in old.content.decode()
+    assert (
+        admin_client.post(
+            f"{CHANGELIST}{student.pk}/history/{version.history_id}/", {"_continue": "1"}
+        ).status_code
+        == 403
+    )
 
 
 def test_staff_fixing_a_students_email_sends_password_resets_there(
